@@ -1,0 +1,35 @@
+# The README's two commands: `make run` and `make test`. Everything else is for developers.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+
+.PHONY: run test lint bench bench-testmode bench-relay clean
+
+# Reinstall only when pyproject.toml changes; extras are recorded in the stamp name.
+$(VENV)/.installed-%: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e ".[$*]"
+	@touch $@
+
+run: $(VENV)/.installed-speed
+	$(BIN)/python -m amci.run_all
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check amci billing_client tests bench
+	$(BIN)/mypy
+
+bench: bench-testmode bench-relay
+
+bench-testmode: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.testmode
+
+bench-relay: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.relay
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from amci.cli import main
+
+raise SystemExit(main())
