@@ -14,7 +14,7 @@ $(VENV)/.installed-%: pyproject.toml
 	@touch $@
 
 run: $(VENV)/.installed-speed
-	$(BIN)/python -m amci.run_all
+	$(BIN)/python -m amci.stack
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q

@@ -11,13 +11,108 @@ from collections.abc import Sequence
 
 
 def _run_testmode(args: argparse.Namespace) -> int:
-    # Owned by the test-mode server work (amci/testmode): build TestmodeSettings from args and run.
-    raise SystemExit("stripe-testmode: not wired yet")
+    """``amci stripe-testmode``: settings from --config YAML (keys = TestmodeSettings fields),
+    --db on top; default store var/stripe-testmode.sqlite3 (':memory:' keeps it in memory)."""
+    import asyncio
+    import dataclasses
+    from pathlib import Path
+
+    import yaml
+    from aiohttp import web
+
+    from amci.testmode import TestmodeSettings, create_app
+
+    fields = {f.name for f in dataclasses.fields(TestmodeSettings)}
+    values: dict[str, object] = {}
+    if args.config:
+        loaded = yaml.safe_load(Path(args.config).read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise SystemExit(f"{args.config}: expected a mapping of test-mode settings")
+        section = loaded.get("stripe_testmode", loaded)
+        unknown = sorted(set(section) - fields)
+        if unknown:
+            raise SystemExit(f"{args.config}: unknown test-mode setting {unknown[0]!r}"
+                             f" (known: {', '.join(sorted(fields))})")
+        values.update(section)
+    db = args.db or values.get("db_path") or "var/stripe-testmode.sqlite3"
+    if db != ":memory:":
+        Path(str(db)).parent.mkdir(parents=True, exist_ok=True)
+    values["db_path"] = None if db == ":memory:" else str(db)
+    try:
+        settings = TestmodeSettings(**values)  # type: ignore[arg-type]
+        app = create_app(settings)
+    except (TypeError, ValueError) as exc:
+        raise SystemExit(f"stripe-testmode: {exc}") from None
+
+    async def serve() -> None:
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, args.host, args.port)
+        await site.start()
+        print(f"Stripe test mode listening on http://{args.host}:{args.port}"
+              f" (store: {settings.db_path or 'memory'})", flush=True)
+        stop = asyncio.Event()
+        import signal
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+
+    try:
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    except ImportError:
+        factory = asyncio.new_event_loop
+    try:
+        with asyncio.Runner(loop_factory=factory) as runner:
+            runner.run(serve())
+    except KeyboardInterrupt:
+        pass
+    return 0
 
 
 def _run_serve(args: argparse.Namespace) -> int:
-    # Owned by the proxy work: load settings (YAML + env), create_app, run.
-    raise SystemExit("serve: not wired yet")
+    """The AMCI proxy: settings from YAML + ``AMCI_*`` environment, flags last."""
+    import dataclasses
+    import os
+    from pathlib import Path
+
+    from aiohttp import web
+
+    from amci import logs
+    from amci.app import create_app
+    from amci.settings import SettingsError, load_settings
+
+    config = Path(args.config)
+    try:
+        settings = load_settings(config if config.exists() else None, os.environ)
+        server = dataclasses.replace(
+            settings.server,
+            host=args.host or settings.server.host,
+            port=args.port if args.port is not None else settings.server.port,
+        )
+        settings = dataclasses.replace(settings, server=server)
+    except SettingsError as exc:
+        raise SystemExit(f"amci serve: {args.config}: {exc}") from None
+    logs.configure(settings.log_level)
+    try:
+        import uvloop  # the `speed` extra
+
+        uvloop.install()
+    except ImportError:
+        pass
+    print(
+        f"AMCI on http://{server.host}:{server.port}  (OpenAPI /openapi.json, metrics /metrics)",
+        flush=True,
+    )
+    web.run_app(
+        create_app(settings), host=server.host, port=server.port, access_log=None, print=None
+    )
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,535 @@
+"""HTTP handlers: parse → policy → relay → respond. The contract is docs/amci-api.md.
+
+Authentication runs in the middleware (``app.py``) for every ``/v1`` route and leaves the
+``Principal`` on the request.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from amci import idempotency, keys, money, policy
+from amci.auth import Mode, Principal
+from amci.errors import (
+    AmciError,
+    InvalidRequest,
+    NotFound,
+    UpstreamError,
+    parameter_invalid,
+    parameter_missing,
+    void_not_supported,
+)
+from amci.idempotency import UpstreamKeys
+from amci.openapi import document
+from amci.store import CardRecord, PaymentRecord
+
+_ID_RE = re.compile(r"^[A-Za-z0-9_]{1,255}$")
+_REFUND_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})
+_MAX_BODY = 64 * 1024
+
+
+# --- parsing helpers -----------------------------------------------------------------------------
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    if len(raw) > _MAX_BODY:
+        raise InvalidRequest("parameter_invalid", "Request body too large.")
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequest("parameter_invalid", "The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("parameter_invalid", "The request body must be a JSON object.")
+    return body
+
+
+def _obj(body: Mapping[str, Any], name: str, *, required: bool = False) -> dict[str, Any] | None:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise parameter_missing(name)
+        return None
+    if not isinstance(value, dict):
+        raise parameter_invalid(name, f"{name} must be an object.")
+    return value
+
+
+def _opt_str(
+    body: Mapping[str, Any], name: str, param: str | None = None, max_len: int = 500
+) -> str | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    param = param or name
+    if not isinstance(value, str) or len(value) > max_len:
+        raise parameter_invalid(param, f"{param} must be a string of at most {max_len} characters.")
+    return value
+
+
+def _metadata(body: Mapping[str, Any], reference: str | None) -> dict[str, str]:
+    """Stripe metadata: up to 50 keys, keys ≤ 40 characters, values ≤ 500
+    (docs.stripe.com/metadata)."""
+    raw = body.get("metadata")
+    meta: dict[str, str] = {}
+    if raw is not None:
+        if not isinstance(raw, dict):
+            raise parameter_invalid("metadata", "metadata must be an object of strings.")
+        for k, v in raw.items():
+            if not isinstance(v, str) or len(k) > 40 or len(v) > 500 or k == "reference":
+                raise parameter_invalid(
+                    f"metadata.{k}",
+                    "metadata values must be strings (keys ≤ 40, values ≤ 500 characters; "
+                    "'reference' is set from the reference field).",
+                )
+            meta[k] = v
+        if len(meta) > 49:
+            raise parameter_invalid("metadata", "metadata takes at most 49 keys.")
+    if reference is not None:
+        meta["reference"] = reference
+    return meta
+
+
+def _path_id(request: web.Request, name: str, param: str) -> str:
+    value = request.match_info[name]
+    if not _ID_RE.match(value):
+        raise NotFound(f"No such {param}: the id is malformed.", param=param)
+    return value
+
+
+def _principal(request: web.Request) -> Principal:
+    return request[keys.PRINCIPAL]
+
+
+def _today(request: web.Request) -> Any:
+    return datetime.fromtimestamp(request.app[keys.CLOCK](), UTC).date()
+
+
+def _count(request: web.Request, operation: str, outcome: str, currency: str = "none") -> None:
+    mode = _principal(request).mode.value
+    request.app[keys.METRICS].payments.labels(operation, outcome, mode, currency).inc()
+
+
+def _refused(request: web.Request, operation: str, exc: AmciError, currency: str = "none") -> None:
+    outcome = "declined" if isinstance(exc, UpstreamError) and exc.status == 402 else (
+        "failed" if isinstance(exc, UpstreamError) or exc.status >= 500 else "refused"
+    )
+    _count(request, operation, outcome, currency)
+
+
+# --- views ---------------------------------------------------------------------------------------
+
+
+def _card_view(card: CardRecord | policy.Card | Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if card is None:
+        return None
+    if isinstance(card, Mapping):
+        return {
+            "brand": card.get("brand"),
+            "last4": card.get("last4"),
+            "exp_month": card.get("exp_month"),
+            "exp_year": card.get("exp_year"),
+        }
+    return {
+        "brand": card.brand,
+        "last4": card.last4,
+        "exp_month": card.exp_month,
+        "exp_year": card.exp_year,
+    }
+
+
+def payment_view(pi: Mapping[str, Any], card: Any) -> dict[str, Any]:
+    cur = money.currency(str(pi["currency"]))
+    charge = pi.get("latest_charge")
+    refunded_minor = 0
+    if isinstance(charge, Mapping):
+        refunded_minor = int(charge.get("amount_refunded") or 0)
+        charge = charge.get("id")
+    metadata = dict(pi.get("metadata") or {})
+    reference = metadata.pop("reference", None)
+    amount = int(pi["amount"])
+    return {
+        "object": "payment",
+        "id": pi["id"],
+        "status": pi["status"],
+        "amount": money.from_minor(amount, cur),
+        "amount_minor": amount,
+        "currency": cur.code,
+        "amount_capturable": money.from_minor(int(pi.get("amount_capturable") or 0), cur),
+        "amount_received": money.from_minor(int(pi.get("amount_received") or 0), cur),
+        "amount_refunded": money.from_minor(refunded_minor, cur),
+        "capture": pi.get("capture_method") != "manual",
+        "charge": charge,
+        "card": _card_view(card),
+        "customer": pi.get("customer"),
+        "description": pi.get("description"),
+        "reference": reference,
+        "metadata": metadata,
+        "livemode": bool(pi.get("livemode")),
+        "created": pi.get("created"),
+    }
+
+
+# --- service routes ------------------------------------------------------------------------------
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    app = request.app
+    checks: dict[str, bool] = {}
+    checks["upstream_test"] = await app[keys.RELAY].reachable(Mode.TEST)
+    try:
+        await app[keys.STORE].ping()
+        checks["store"] = True
+    except Exception:
+        checks["store"] = False
+    ok = all(checks.values())
+    return web.json_response({"status": "ok" if ok else "unavailable", "checks": checks},
+                             status=200 if ok else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    payload = generate_latest(request.app[keys.METRICS].registry)
+    return web.Response(body=payload, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(document())
+
+
+# --- cards ---------------------------------------------------------------------------------------
+
+
+async def save_card(request: web.Request) -> web.Response:
+    principal = _principal(request)
+    body = await _body(request)
+    app = request.app
+    try:
+        customer = _obj(body, "customer")
+        # The spec: no token without an email — refused before any Stripe call.
+        email = policy.require_email(customer)
+        enabled = policy.enabled_brands(body.get("enabled_brands"))
+        raw_card = _obj(body, "card", required=True)
+        assert raw_card is not None
+        card = policy.check_card(raw_card, today=_today(request), enabled=enabled)
+        name = _opt_str(customer or {}, "name", "customer.name", 256)
+        reference = _opt_str(customer or {}, "reference", "customer.reference", 500)
+    except AmciError as exc:
+        _refused(request, "save_card", exc)
+        raise
+
+    relay, store, mode, key = app[keys.RELAY], app[keys.STORE], principal.mode, principal.key
+
+    async def work(up: UpstreamKeys) -> tuple[int, Any]:
+        try:
+            cus = await relay.create_customer(
+                mode, key, up.step("customer"), email=email, name=name, reference=reference
+            )
+            pm = await relay.create_card_method(
+                mode, key, up.step("payment_method"), number=card.number,
+                exp_month=card.exp_month, exp_year=card.exp_year, cvc=card.cvc,
+                holder=card.holder or name,
+            )
+            await relay.attach(
+                mode, key, up.step("attach"), payment_method=pm["id"], customer=cus["id"]
+            )
+        except AmciError as exc:
+            _refused(request, "save_card", exc)
+            raise
+        pm_card = pm.get("card") or {}
+        record = CardRecord(
+            token=pm["id"],
+            customer=cus["id"],
+            brand=str(pm_card.get("brand") or card.brand),
+            last4=str(pm_card.get("last4") or card.last4),
+            exp_month=int(pm_card.get("exp_month") or card.exp_month),
+            exp_year=int(pm_card.get("exp_year") or card.exp_year),
+            livemode=mode is Mode.LIVE,
+        )
+        await store.put_card(principal.scope, record, app[keys.CLOCK]())
+        _count(request, "save_card", "succeeded")
+        return 201, {
+            "object": "card_token",
+            "token": record.token,
+            "customer": record.customer,
+            "brand": record.brand,
+            "last4": record.last4,
+            "exp_month": record.exp_month,
+            "exp_year": record.exp_year,
+            "livemode": record.livemode,
+        }
+
+    return await idempotency.run(request, principal, body, work)
+
+
+async def delete_card(request: web.Request) -> web.Response:
+    principal = _principal(request)
+    token = _path_id(request, "token", "token")
+    app = request.app
+    try:
+        await app[keys.RELAY].detach(principal.mode, principal.key, payment_method=token)
+    except AmciError as exc:
+        _refused(request, "delete_card", exc)
+        raise
+    await app[keys.STORE].forget_card(principal.scope, token)
+    _count(request, "delete_card", "succeeded")
+    return web.json_response({"object": "card_token", "token": token, "deleted": True})
+
+
+# --- payments ------------------------------------------------------------------------------------
+
+
+async def create_payment(request: web.Request) -> web.Response:
+    principal = _principal(request)
+    body = await _body(request)
+    app = request.app
+    operation = "sale"
+    currency_label = "none"
+    try:
+        capture = body.get("capture", True)
+        if not isinstance(capture, bool):
+            raise parameter_invalid("capture", "capture must be true or false.")
+        operation = "sale" if capture else "authorization"
+        if body.get("currency") is None:
+            raise parameter_missing("currency")
+        cur = policy.currency_of(body.get("currency"))
+        currency_label = cur.code
+        if body.get("amount") is None:
+            raise parameter_missing("amount")
+        amount = policy.amount_of(body.get("amount"), cur)
+        sub = principal.subscription
+        minimum = policy.minimum_minor(
+            cur,
+            settlement=money.currency(sub.settlement_currency),
+            fx=app[keys.FX],
+            overrides=sub.minimum_overrides,
+        )
+        policy.check_minimum(amount, minimum)
+        enabled = policy.enabled_brands(body.get("enabled_brands"))
+        token = body.get("token")
+        raw_card = _obj(body, "card")
+        if (token is None) == (raw_card is None):
+            raise InvalidRequest(
+                "parameter_invalid", "Pay with exactly one of token or card.", param="token"
+            )
+        if token is not None and (not isinstance(token, str) or not _ID_RE.match(token)):
+            raise parameter_invalid("token", "token must be a saved card token (pm_…).")
+        card = (
+            policy.check_card(raw_card, today=_today(request), enabled=enabled)
+            if raw_card is not None
+            else None
+        )
+        description = _opt_str(body, "description", max_len=1000)
+        reference = _opt_str(body, "reference")
+        metadata = _metadata(body, reference)
+    except AmciError as exc:
+        _refused(request, operation, exc, currency_label)
+        raise
+
+    relay, store, mode, key = app[keys.RELAY], app[keys.STORE], principal.mode, principal.key
+    scope = principal.scope
+
+    async def work(up: UpstreamKeys) -> tuple[int, Any]:
+        params: dict[str, Any] = {
+            "amount": amount.minor,
+            "currency": cur.wire,
+            "confirm": True,
+            "capture_method": "automatic" if capture else "manual",
+            "payment_method_types": ["card"],
+        }
+        if description is not None:
+            params["description"] = description
+        if metadata:
+            params["metadata"] = metadata
+        shown: Any
+        customer: Any
+        try:
+            if token is not None:
+                saved = await store.card(scope, token)
+                if saved is not None:
+                    customer, shown = saved.customer, saved
+                else:
+                    # Saved elsewhere (or before AMCI kept records): ask Stripe whose it is.
+                    try:
+                        pm = await relay.retrieve_method(mode, key, payment_method=token)
+                    except UpstreamError as exc:
+                        if exc.status == 404:
+                            raise NotFound(exc.message, param="token") from None
+                        raise
+                    customer, shown = pm.get("customer"), pm.get("card") or {}
+                policy.check_brand(str(_card_view(shown)["brand"]), enabled, param="token")  # type: ignore[index]
+                params["payment_method"] = token
+                if customer:
+                    # A merchant-initiated charge of a saved card (docs.stripe.com/payments/
+                    # save-and-reuse: customer, payment_method, off_session, confirm).
+                    params.update(customer=customer, off_session=True)
+            else:
+                assert card is not None
+                pm = await relay.create_card_method(
+                    mode, key, up.step("payment_method"), number=card.number,
+                    exp_month=card.exp_month, exp_year=card.exp_year, cvc=card.cvc,
+                    holder=card.holder,
+                )
+                shown = pm.get("card") or card
+                params["payment_method"] = pm["id"]
+            pi = await relay.create_payment(mode, key, up.step("payment_intent"), params)
+        except AmciError as exc:
+            _refused(request, operation, exc, cur.code)
+            if isinstance(exc, UpstreamError) and exc.payment is not None:
+                await store.put_payment(
+                    scope,
+                    PaymentRecord(exc.payment, cur.code, amount.minor, capture,
+                                  "requires_payment_method", reference, mode is Mode.LIVE),
+                    app[keys.CLOCK](),
+                )
+            raise
+        await store.put_payment(
+            scope,
+            PaymentRecord(pi["id"], cur.code, amount.minor, capture, str(pi["status"]), reference,
+                          mode is Mode.LIVE),
+            app[keys.CLOCK](),
+        )
+        _count(request, operation, "succeeded", cur.code)
+        return 201, payment_view(pi, shown)
+
+    return await idempotency.run(request, principal, body, work)
+
+
+async def get_payment(request: web.Request) -> web.Response:
+    principal = _principal(request)
+    payment_id = _path_id(request, "id", "payment")
+    app = request.app
+    pi = await app[keys.RELAY].retrieve_payment(principal.mode, principal.key, payment_id)
+    return web.json_response(payment_view(pi, await _card_of(request, pi)))
+
+
+async def _card_of(request: web.Request, pi: Mapping[str, Any]) -> Any:
+    """The card behind a payment: AMCI's record of the token, else Stripe's payment method."""
+    principal = _principal(request)
+    pm = pi.get("payment_method")
+    if isinstance(pm, Mapping):
+        return pm.get("card")
+    if not isinstance(pm, str):
+        return None
+    saved = await request.app[keys.STORE].card(principal.scope, pm)
+    if saved is not None:
+        return saved
+    method = await request.app[keys.RELAY].retrieve_method(
+        principal.mode, principal.key, payment_method=pm
+    )
+    return method.get("card")
+
+
+async def _currency_for(request: web.Request, payment_id: str) -> money.Currency:
+    principal = _principal(request)
+    record = await request.app[keys.STORE].payment(principal.scope, payment_id)
+    if record is not None:
+        return money.currency(record.currency)
+    pi = await request.app[keys.RELAY].retrieve_payment(principal.mode, principal.key, payment_id)
+    return money.currency(str(pi["currency"]))
+
+
+async def capture_payment(request: web.Request) -> web.Response:
+    principal = _principal(request)
+    payment_id = _path_id(request, "id", "payment")
+    body = await _body(request)
+    app = request.app
+    amount_minor: int | None = None
+    if body.get("amount") is not None:
+        cur = await _currency_for(request, payment_id)
+        try:
+            amount_minor = policy.positive(policy.amount_of(body["amount"], cur)).minor
+        except AmciError as exc:
+            _refused(request, "capture", exc, cur.code)
+            raise
+    relay, mode, key = app[keys.RELAY], principal.mode, principal.key
+
+    async def work(up: UpstreamKeys) -> tuple[int, Any]:
+        try:
+            pi = await relay.capture(mode, key, up.step("capture"), payment_id, amount_minor)
+        except AmciError as exc:
+            _refused(request, "capture", exc)
+            raise
+        _count(request, "capture", "succeeded", str(pi["currency"]).upper())
+        return 200, payment_view(pi, await _card_of(request, pi))
+
+    return await idempotency.run(request, principal, body, work)
+
+
+async def refund_payment(request: web.Request) -> web.Response:
+    principal = _principal(request)
+    payment_id = _path_id(request, "id", "payment")
+    body = await _body(request)
+    app = request.app
+    reason = body.get("reason")
+    if reason is not None and reason not in _REFUND_REASONS:
+        raise parameter_invalid(
+            "reason", "reason must be duplicate, fraudulent or requested_by_customer."
+        )
+    amount_minor: int | None = None
+    if body.get("amount") is not None:
+        cur = await _currency_for(request, payment_id)
+        try:
+            amount_minor = policy.positive(policy.amount_of(body["amount"], cur)).minor
+        except AmciError as exc:
+            _refused(request, "refund", exc, cur.code)
+            raise
+    relay, mode, key = app[keys.RELAY], principal.mode, principal.key
+
+    async def work(up: UpstreamKeys) -> tuple[int, Any]:
+        try:
+            refund = await relay.refund(mode, key, up.step("refund"), payment_id, amount_minor,
+                                        reason)
+        except AmciError as exc:
+            _refused(request, "refund", exc)
+            raise
+        cur = money.currency(str(refund["currency"]))
+        _count(request, "refund", "succeeded", cur.code)
+        view: dict[str, Any] = {
+            "object": "refund",
+            "id": refund["id"],
+            "payment": refund.get("payment_intent") or payment_id,
+            "amount": money.from_minor(int(refund["amount"]), cur),
+            "amount_minor": int(refund["amount"]),
+            "currency": cur.code,
+            "status": refund.get("status"),
+            "created": refund.get("created"),
+        }
+        if refund.get("reason"):
+            view["reason"] = refund["reason"]
+        return 201, view
+
+    return await idempotency.run(request, principal, body, work)
+
+
+async def void_payment(request: web.Request) -> web.Response:
+    _path_id(request, "id", "payment")
+    _count(request, "void", "refused")
+    raise void_not_supported()
+
+
+ROUTES: tuple[tuple[str, str, Any], ...] = (
+    ("GET", "/healthz", healthz),
+    ("GET", "/readyz", readyz),
+    ("GET", "/metrics", metrics),
+    ("GET", "/openapi.json", openapi),
+    ("POST", "/v1/stripe/cards", save_card),
+    ("DELETE", "/v1/stripe/cards/{token}", delete_card),
+    ("POST", "/v1/stripe/payments", create_payment),
+    ("GET", "/v1/stripe/payments/{id}", get_payment),
+    ("POST", "/v1/stripe/payments/{id}/capture", capture_payment),
+    ("POST", "/v1/stripe/payments/{id}/refunds", refund_payment),
+    ("POST", "/v1/stripe/payments/{id}/void", void_payment),
+)

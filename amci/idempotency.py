@@ -1,0 +1,112 @@
+"""AMCI's own idempotency layer, in front of Stripe's (docs.stripe.com/api/idempotent_requests).
+
+- The first result (status and body) for an ``Idempotency-Key`` is stored, persisted, scoped to
+  the subscription and its Stripe account (key), and replayed for 24 h with
+  ``Idempotent-Replayed: true``.
+- The same key with other parameters → 400 ``idempotency_error``; while the first request is in
+  flight → 409 ``idempotency_key_in_use``. Concurrent duplicates therefore make one upstream call.
+- Like Stripe, only results of executed work are stored: a refusal before the network (policy,
+  auth) and a transient failure (Stripe unreachable, 5xx) are not, so the caller can retry.
+- Upstream, AMCI sends a key derived from (scope, client key, path, step): a retry after a crash
+  reaches Stripe with the same key and Stripe dedupes it too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from amci import keys
+from amci.auth import Principal
+from amci.errors import AmciError, idempotency_key_in_use, idempotency_key_reused, parameter_invalid
+from amci.store import Claim
+
+HEADER = "Idempotency-Key"
+REPLAYED = "Idempotent-Replayed"
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamKeys:
+    """Derives the idempotency key for each upstream step of one AMCI request."""
+
+    base: str
+
+    def step(self, name: str) -> str:
+        digest = hashlib.sha256(f"{self.base}\n{name}".encode()).hexdigest()
+        return f"amci-{digest[:40]}"
+
+
+def _json(status: int, payload: Any) -> tuple[int, bytes]:
+    return status, json.dumps(payload, separators=(",", ":")).encode()
+
+
+async def run(
+    request: web.Request,
+    principal: Principal,
+    body: Any,
+    work: Callable[[UpstreamKeys], Awaitable[tuple[int, Any]]],
+) -> web.Response:
+    """Run ``work`` at most once per (scope, Idempotency-Key); answer with its (status, payload)."""
+    app = request.app
+    client_key = request.headers.get(HEADER)
+    path = request.path
+    if client_key is None:
+        # No key: nothing to replay; a random base still gives Stripe per-step keys.
+        status, raw = _json(*await work(UpstreamKeys(f"auto\n{uuid.uuid4().hex}")))
+        return _respond(status, raw, replayed=False)
+    if not 1 <= len(client_key) <= 255 or not client_key.isprintable():
+        raise parameter_invalid(HEADER, "Idempotency-Key must be 1–255 printable characters.")
+
+    scope = principal.scope
+    canonical = json.dumps(
+        [request.method, path, body], sort_keys=True, separators=(",", ":")
+    ).encode()
+    # Bodies hold card numbers: keep only an HMAC keyed by the caller's Stripe key.
+    request_hash = principal.key.mac(canonical)
+    store = app[keys.STORE]
+    metrics = app[keys.METRICS]
+    route = _route(request)
+    now = app[keys.CLOCK]()
+    claim = await store.claim(scope, client_key, request_hash, app[keys.INSTANCE], now)
+    if claim.claim is Claim.REPLAY:
+        metrics.idempotent_replays.labels(route).inc()
+        return _respond(claim.status, claim.body, replayed=True)
+    if claim.claim is Claim.MISMATCH:
+        metrics.idempotency_conflicts.labels("reused").inc()
+        raise idempotency_key_reused("this one")
+    if claim.claim is Claim.IN_FLIGHT:
+        metrics.idempotency_conflicts.labels("in_flight").inc()
+        raise idempotency_key_in_use()
+
+    upstream = UpstreamKeys(f"{scope}\n{client_key}\n{path}")
+    try:
+        status, raw = _json(*await work(upstream))
+    except AmciError as exc:
+        if exc.cacheable:
+            await store.finish(scope, client_key, exc.status, _json(exc.status, exc.envelope())[1])
+        else:
+            await store.abandon(scope, client_key)
+        raise
+    except BaseException:
+        await store.abandon(scope, client_key)
+        raise
+    await store.finish(scope, client_key, status, raw)
+    return _respond(status, raw, replayed=False)
+
+
+def _respond(status: int, raw: bytes, *, replayed: bool) -> web.Response:
+    resp = web.Response(status=status, body=raw, content_type="application/json")
+    if replayed:
+        resp.headers[REPLAYED] = "true"
+    return resp
+
+
+def _route(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"

@@ -1,0 +1,32 @@
+"""Every typed key for app and request state, in one place."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import aiohttp
+from aiohttp import web
+
+from amci.auth import Principal
+from amci.metrics import Metrics
+from amci.money import FxTable
+from amci.relay import Relay
+from amci.settings import Settings
+from amci.store import Store
+
+SETTINGS = web.AppKey("settings", Settings)
+METRICS = web.AppKey("metrics", Metrics)
+LOGGER = web.AppKey("logger", logging.Logger)
+FX = web.AppKey("fx", FxTable)
+# Wall-clock seconds (idempotency TTL, card expiry).
+CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("clock")
+INSTANCE = web.AppKey("instance", str)  # this process's id: owner of in-flight idempotency keys
+SESSION = web.AppKey("session", aiohttp.ClientSession)
+STORE: web.AppKey[Store] = web.AppKey("store")
+RELAY = web.AppKey("relay", Relay)
+TEST_API_BASE = web.AppKey("test_api_base", str)  # resolved: embedded server or configured URL
+
+REQUEST_ID = web.RequestKey("request_id", str)
+PRINCIPAL = web.RequestKey("principal", Principal)
+ERROR_CODE = web.RequestKey("error_code", str)  # for the access log line

@@ -1,0 +1,201 @@
+"""Cards as data: brand by IIN range, Luhn, and Stripe's documented test cards.
+
+Sources: docs.stripe.com/testing (test numbers, ``pm_card_*`` / ``tok_*`` aliases, declines) and
+Stripe's own static ranges (stripe-android ``DefaultStaticCardAccountRanges.kt``) for brands.
+Nothing here stores or returns a card number: callers keep only last4, brand and a fingerprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from types import MappingProxyType
+
+# (low prefix, high prefix, brand, allowed lengths) — checked in order, most specific first.
+# Stripe's table maps 62 to UnionPay, so 622126–622925 (Discover co-brand) is UnionPay here too.
+BRAND_RANGES: tuple[tuple[str, str, str, frozenset[int]], ...] = (
+    ("34", "34", "amex", frozenset({15})),
+    ("37", "37", "amex", frozenset({15})),
+    ("300", "305", "diners", frozenset({14, 16})),
+    ("3095", "3095", "diners", frozenset({14, 16})),
+    ("36", "36", "diners", frozenset({14})),
+    ("38", "39", "diners", frozenset({14, 16})),
+    ("3528", "3589", "jcb", frozenset({16, 17, 18, 19})),
+    ("2221", "2720", "mastercard", frozenset({16})),
+    ("51", "55", "mastercard", frozenset({16})),
+    ("6011", "6011", "discover", frozenset({16, 19})),
+    ("644", "649", "discover", frozenset({16, 19})),
+    ("65", "65", "discover", frozenset({16, 19})),
+    ("62", "62", "unionpay", frozenset({16, 17, 18, 19})),
+    ("81", "81", "unionpay", frozenset({16, 17, 18, 19})),
+    ("4", "4", "visa", frozenset({13, 16, 19})),
+)
+MIN_PAN, MAX_PAN = 12, 19  # lengths outside this are never card numbers
+
+
+def brand_of(number: str) -> tuple[str, frozenset[int]]:
+    """Stripe brand name ("visa", "mastercard", …, "unknown") and its valid lengths."""
+    for low, high, brand, lengths in BRAND_RANGES:
+        head = number[: len(low)]
+        if len(head) == len(low) and low <= head <= high:
+            return brand, lengths
+    return "unknown", frozenset(range(MIN_PAN, MAX_PAN + 1))
+
+
+def luhn_ok(number: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(number)):
+        d = ord(ch) - 48
+        if i % 2:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def fingerprint(secret: bytes, number: str) -> str:
+    """Stripe's ``card.fingerprint`` is stable per card number within an account; an HMAC keyed
+    by a per-account secret gives that without the number being recoverable from the store."""
+    digest = hmac.new(secret, number.encode(), hashlib.sha256).digest()
+    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+    n = int.from_bytes(digest[:12], "big")
+    out = []
+    for _ in range(16):
+        n, r = divmod(n, 62)
+        out.append(alphabet[r])
+    return "".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What confirming a payment with this card does (docs.stripe.com/testing)."""
+
+    kind: str  # "succeed" | "decline" | "authenticate"
+    code: str | None = None
+    decline_code: str | None = None
+    message: str | None = None
+    attachable: bool = True  # "You can't attach cards that simulate issuer declines to a Customer"
+    off_session_ok: bool = False  # for "authenticate": off-session payments succeed
+
+
+SUCCEED = Outcome("succeed")
+
+# Stripe's messages as observed in real test-mode responses (facts §5); lost/stolen wording is
+# UNVERIFIED — Stripe tells integrations to present those as a generic decline.
+_DECLINED = "Your card was declined."
+
+
+def _decline(code: str, decline_code: str | None, message: str, *, attachable: bool = False) -> Outcome:
+    return Outcome("decline", code, decline_code, message, attachable=attachable)
+
+
+AUTHENTICATION_REQUIRED = _decline(
+    "authentication_required",
+    "authentication_required",
+    "Your card was declined. This transaction requires authentication.",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TestCard:
+    __test__ = False
+
+    number: str
+    alias: str | None = None  # ``pm_card_<alias>`` and ``tok_<alias>``
+    funding: str = "credit"
+    country: str = "US"
+    outcome: Outcome = SUCCEED
+    cvc_check: str | None = None  # forced check result when a CVC is given
+    postal_code_check: str | None = None
+
+
+TEST_CARDS: tuple[TestCard, ...] = (
+    # Success by brand
+    TestCard("4242424242424242", "visa"),
+    TestCard("4000056655665556", "visa_debit", funding="debit"),
+    TestCard("5555555555554444", "mastercard"),
+    TestCard("2223003122003222"),
+    TestCard("5200828282828210", "mastercard_debit", funding="debit"),
+    TestCard("5105105105105100", "mastercard_prepaid", funding="prepaid"),
+    TestCard("378282246310005", "amex"),
+    TestCard("371449635398431"),
+    TestCard("6011111111111117", "discover"),
+    TestCard("6011000990139424"),
+    TestCard("6011981111111113", funding="debit"),
+    TestCard("3056930009020004", "diners"),
+    TestCard("36227206271667"),
+    TestCard("6555900000604105"),
+    TestCard("3566002020360505", "jcb", country="JP"),
+    TestCard("6200000000000005", "unionpay", country="CN"),
+    TestCard("6200000000000047", funding="debit", country="CN"),
+    TestCard("6205500000000000004", country="CN"),
+    # Declines (at confirm time; none of these can be attached)
+    TestCard("4000000000000002", "visa_chargeDeclined",
+             outcome=_decline("card_declined", "generic_decline", _DECLINED)),
+    TestCard("4000000000009995", "visa_chargeDeclinedInsufficientFunds",
+             outcome=_decline("card_declined", "insufficient_funds",
+                              "Your card has insufficient funds.")),
+    TestCard("4000000000009987", "visa_chargeDeclinedLostCard",
+             outcome=_decline("card_declined", "lost_card", _DECLINED)),
+    TestCard("4000000000009979", "visa_chargeDeclinedStolenCard",
+             outcome=_decline("card_declined", "stolen_card", _DECLINED)),
+    TestCard("4000000000000069", "chargeDeclinedExpiredCard",
+             outcome=_decline("expired_card", None, "Your card has expired.")),
+    TestCard("4000000000000127", "chargeDeclinedIncorrectCvc",
+             outcome=_decline("incorrect_cvc", None, "Your card's security code is incorrect.")),
+    TestCard("4000000000000119", "chargeDeclinedProcessingError",
+             outcome=_decline("processing_error", None,
+                              "An error occurred while processing your card. Try again in a"
+                              " little bit.")),
+    TestCard("4000000000006975", "visa_chargeDeclinedVelocityLimitExceeded",
+             outcome=_decline("card_declined", "card_velocity_exceeded",
+                              "Your card was declined for making repeated attempts too"
+                              " frequently or exceeding its amount limit.")),
+    # "Attaching this card to a Customer object succeeds, but attempts to charge the customer fail."
+    TestCard("4000000000000341", "chargeCustomerFail",
+             outcome=_decline("card_declined", "generic_decline", _DECLINED, attachable=True)),
+    # Radar: always blocked (a Radar block, not an issuer decline, so it attaches)
+    TestCard("4100000000000019", "radarBlock",
+             outcome=_decline("card_declined", "fraudulent", _DECLINED, attachable=True)),
+    # Checks that fail but do not block by default
+    TestCard("4000000000000101", cvc_check="fail"),
+    TestCard("4000000000000036", postal_code_check="fail"),
+    TestCard("4000000000000077", "bypassPending"),
+    TestCard("4000000000007726", "pendingRefund"),
+    TestCard("4000000000005126", "refundFail"),
+    # 3D Secure: on-session payments go to requires_action; off-session payments are declined
+    # with authentication_required (docs.stripe.com/payments/save-and-reuse)
+    TestCard("4000002760003184", "authenticationRequired", outcome=Outcome("authenticate")),
+    TestCard("4000002500003155", "authenticationRequiredOnSetup", outcome=Outcome("authenticate")),
+    TestCard("4000003800000446", "authenticationRequiredSetupForOffSession",
+             outcome=Outcome("authenticate", off_session_ok=True)),
+    TestCard("4000000000003220", "threeDSecure2Required", country="IE",
+             outcome=Outcome("authenticate")),
+    TestCard("4000008400000027", outcome=Outcome("authenticate")),
+)
+
+BY_NUMBER = MappingProxyType({c.number: c for c in TEST_CARDS})
+BY_ALIAS = MappingProxyType({c.alias: c for c in TEST_CARDS if c.alias})
+# Stripe also documents these shorter aliases.
+EXTRA_ALIASES = MappingProxyType({"us": "4242424242424242"})
+
+
+def card_for_alias(ident: str) -> TestCard | None:
+    """``pm_card_visa`` / ``tok_visa`` → the test card, or None."""
+    if ident.startswith("pm_card_"):
+        name = ident[len("pm_card_"):]
+    elif ident.startswith("tok_"):
+        name = ident[len("tok_"):]
+    else:
+        return None
+    card = BY_ALIAS.get(name)
+    if card is None and name in EXTRA_ALIASES:
+        card = BY_NUMBER[EXTRA_ALIASES[name]]
+    return card
+
+
+def card_for_number(number: str) -> TestCard:
+    """The documented test card, or an ordinary card that succeeds."""
+    return BY_NUMBER.get(number) or TestCard(number)

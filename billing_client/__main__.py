@@ -1,0 +1,3 @@
+from billing_client.cli import main
+
+raise SystemExit(main())

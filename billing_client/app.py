@@ -1,0 +1,84 @@
+"""``create_app(settings, *, session=None)`` → the billing client's ``web.Application``.
+
+Everything with a lifetime (SQLite, the HTTP session to AMCI) is opened and closed in one
+``cleanup_ctx`` generator. The network is injected: pass ``session`` to share one (it is then
+not closed here); AMCI's address comes from ``settings.amci_url``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from importlib import resources
+
+import aiohttp
+from aiohttp import web
+
+from billing_client import keys
+from billing_client.amci_client import AmciClient
+from billing_client.crypto import Vault
+from billing_client.errors import BillingError
+from billing_client.handlers import ROUTES, error_middleware
+from billing_client.logs import log
+from billing_client.metrics import Metrics
+from billing_client.service import Billing
+from billing_client.settings import Settings, SettingsError
+from billing_client.storage import Storage
+
+logger = logging.getLogger("billing_client")
+
+
+def create_app(
+    settings: Settings,
+    *,
+    session: aiohttp.ClientSession | None = None,
+    clock: Callable[[], float] = time.time,
+) -> web.Application:
+    app = web.Application(middlewares=[error_middleware], client_max_size=256 * 1024)
+    app[keys.SETTINGS] = settings
+    app[keys.METRICS] = Metrics()
+    app[keys.OPENAPI] = resources.files("billing_client").joinpath("openapi.json").read_bytes()
+    for method, path, handler in ROUTES:
+        app.router.add_route(method, path, handler)
+
+    async def resources_ctx(app: web.Application) -> AsyncIterator[None]:
+        storage = Storage(settings.db_path)
+        await storage.open()
+        own_session = session is None
+        http = session or aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=100),
+            timeout=aiohttp.ClientTimeout(total=settings.amci_timeout_seconds),
+        )
+        try:
+            amci = AmciClient(
+                settings.amci_url,
+                http,
+                metrics=app[keys.METRICS],
+                timeout_seconds=settings.amci_timeout_seconds,
+            )
+            billing = Billing(
+                storage, Vault(settings.encryption_key), amci, app[keys.METRICS], clock=clock
+            )
+            app[keys.STORAGE] = storage
+            app[keys.AMCI] = amci
+            app[keys.BILLING] = billing
+            if settings.demo is not None:
+                try:
+                    ps_id = await billing.seed_payment_system(
+                        settings.demo.payment_system, settings.demo.currencies
+                    )
+                except BillingError as exc:
+                    raise SettingsError(
+                        f"demo.payment_system.{exc.param or ''}: {exc.message}".replace(".:", ":")
+                    ) from None
+                log(logger, "demo_payment_system_ready", payment_system=ps_id)
+            log(logger, "started", amci=settings.amci_url, db=settings.db_path)
+            yield
+        finally:
+            if own_session:
+                await http.close()
+            await storage.close()
+
+    app.cleanup_ctx.append(resources_ctx)
+    return app

@@ -1,0 +1,286 @@
+"""Persistence behind a small async interface (SQLite now; PostgreSQL could implement the same).
+
+SQLite runs in WAL mode on one dedicated thread, so every statement is serialised without locks
+in the event loop and the loop never blocks on disk. Rows come back as plain dicts; secrets are
+stored only as Fernet tokens produced by ``crypto.Vault`` (columns ``*_sealed``).
+
+A transaction's ``idempotency_key`` (the key sent to AMCI) is UNIQUE and written before AMCI is
+called; ``(request_scope, request_key)`` — the client's own ``Idempotency-Key`` — is UNIQUE too,
+so two copies of one request can never become two transactions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+Row = dict[str, Any]
+T = TypeVar("T")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS payment_systems (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    processor TEXT NOT NULL,
+    login_sealed TEXT NOT NULL,
+    api_key_sealed TEXT NOT NULL,
+    api_key_masked TEXT NOT NULL,
+    test_mode INTEGER NOT NULL,
+    enabled_methods TEXT NOT NULL,
+    data_protection TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    updated INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS currencies (
+    code TEXT PRIMARY KEY,
+    payment_system_id TEXT NOT NULL REFERENCES payment_systems(id),
+    minimum_minor INTEGER NOT NULL,
+    updated INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS currencies_ps ON currencies(payment_system_id);
+CREATE TABLE IF NOT EXISTS customers (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    email TEXT,
+    currency TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    updated INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cards (
+    id TEXT PRIMARY KEY,
+    customer_id TEXT NOT NULL REFERENCES customers(id),
+    payment_system_id TEXT NOT NULL REFERENCES payment_systems(id),
+    storage TEXT NOT NULL,
+    token TEXT,
+    amci_customer TEXT,
+    sealed TEXT,
+    brand TEXT NOT NULL,
+    last4 TEXT NOT NULL,
+    exp_month INTEGER,
+    exp_year INTEGER,
+    created INTEGER NOT NULL,
+    deleted INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS cards_customer ON cards(customer_id, deleted);
+CREATE INDEX IF NOT EXISTS cards_ps ON cards(payment_system_id, deleted);
+CREATE TABLE IF NOT EXISTS transactions (
+    id TEXT PRIMARY KEY,
+    customer_id TEXT NOT NULL REFERENCES customers(id),
+    payment_system_id TEXT,
+    operation TEXT NOT NULL,
+    parent_id TEXT REFERENCES transactions(id),
+    card_id TEXT,
+    card_source TEXT,
+    card_brand TEXT,
+    card_last4 TEXT,
+    currency TEXT NOT NULL,
+    amount_minor INTEGER,
+    amount_captured_minor INTEGER NOT NULL DEFAULT 0,
+    amount_refunded_minor INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL,
+    description TEXT,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    request_scope TEXT,
+    request_key TEXT,
+    request_fingerprint TEXT,
+    request_sealed TEXT,
+    card_fingerprint TEXT,
+    amci_payment TEXT,
+    amci_charge TEXT,
+    amci_refund TEXT,
+    amci_status TEXT,
+    error_type TEXT,
+    error_code TEXT,
+    error_param TEXT,
+    decline_code TEXT,
+    message TEXT,
+    http_status INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created INTEGER NOT NULL,
+    updated INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS transactions_request
+    ON transactions(request_scope, request_key) WHERE request_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS transactions_customer ON transactions(customer_id, created);
+CREATE INDEX IF NOT EXISTS transactions_parent ON transactions(parent_id);
+CREATE INDEX IF NOT EXISTS transactions_status ON transactions(status);
+"""
+
+_TABLES = {"payment_systems", "currencies", "customers", "cards", "transactions"}
+
+
+class DuplicateRequest(Exception):
+    """An insert hit a UNIQUE index: the same request (client Idempotency-Key) already exists."""
+
+
+class Storage:
+    """Async facade over one SQLite file (or ``:memory:``)."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="billing-sqlite")
+        self._conn: sqlite3.Connection | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        await self._run(self._open_sync)
+
+    def _open_sync(self) -> None:
+        if self._path != ":memory:":
+            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=5000")
+        conn.executescript(SCHEMA)
+        self._conn = conn
+
+    async def close(self) -> None:
+        try:
+            await self._run(self._close_sync)
+        finally:
+            self._executor.shutdown(wait=True)
+
+    def _close_sync(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    async def _run(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError("storage is not open")
+        return self._conn
+
+    # -- generic helpers (table and column names come from this module's callers, never input) --
+
+    async def ping(self) -> bool:
+        return await self._run(lambda: self._db().execute("SELECT 1").fetchone() is not None)
+
+    async def insert(self, table: str, row: Row) -> None:
+        assert table in _TABLES
+        cols = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        sql = f"INSERT INTO {table} ({cols}) VALUES ({marks})"  # noqa: S608 - names are ours
+
+        def run() -> None:
+            try:
+                self._db().execute(sql, tuple(row.values()))
+            except sqlite3.IntegrityError as exc:
+                raise DuplicateRequest(str(exc)) from exc
+
+        await self._run(run)
+
+    async def update(self, table: str, key_col: str, key: str, fields: Row) -> None:
+        assert table in _TABLES
+        if not fields:
+            return
+        sets = ", ".join(f"{col} = ?" for col in fields)
+        sql = f"UPDATE {table} SET {sets} WHERE {key_col} = ?"  # noqa: S608 - names are ours
+        await self._run(lambda: self._db().execute(sql, (*fields.values(), key)))
+
+    async def fetch_one(self, sql: str, args: Sequence[Any] = ()) -> Row | None:
+        def run() -> Row | None:
+            found = self._db().execute(sql, tuple(args)).fetchone()
+            return dict(found) if found is not None else None
+
+        return await self._run(run)
+
+    async def fetch_all(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
+        return await self._run(
+            lambda: [dict(r) for r in self._db().execute(sql, tuple(args)).fetchall()]
+        )
+
+    async def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
+        return await self._run(lambda: self._db().execute(sql, tuple(args)).rowcount)
+
+    # -- payment systems ------------------------------------------------------------------------
+
+    async def get_payment_system(self, ps_id: str) -> Row | None:
+        return await self.fetch_one("SELECT * FROM payment_systems WHERE id = ?", (ps_id,))
+
+    async def find_payment_system_by_name(self, name: str) -> Row | None:
+        return await self.fetch_one("SELECT * FROM payment_systems WHERE name = ?", (name,))
+
+    async def list_payment_systems(self) -> list[Row]:
+        return await self.fetch_all("SELECT * FROM payment_systems ORDER BY created, id")
+
+    async def payment_system_uses(self, ps_id: str) -> tuple[int, int]:
+        """(currencies assigned to it, live cards saved with it)."""
+        cur = await self.fetch_one(
+            "SELECT COUNT(*) AS n FROM currencies WHERE payment_system_id = ?", (ps_id,)
+        )
+        cards = await self.fetch_one(
+            "SELECT COUNT(*) AS n FROM cards WHERE payment_system_id = ? AND deleted = 0", (ps_id,)
+        )
+        return int(cur["n"] if cur else 0), int(cards["n"] if cards else 0)
+
+    async def delete_payment_system(self, ps_id: str) -> bool:
+        return await self.execute("DELETE FROM payment_systems WHERE id = ?", (ps_id,)) > 0
+
+    # -- currencies -----------------------------------------------------------------------------
+
+    async def put_currency(self, code: str, ps_id: str, minimum_minor: int, now: int) -> None:
+        await self.execute(
+            "INSERT INTO currencies (code, payment_system_id, minimum_minor, updated) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT(code) DO UPDATE SET "
+            "payment_system_id = excluded.payment_system_id, "
+            "minimum_minor = excluded.minimum_minor, updated = excluded.updated",
+            (code, ps_id, minimum_minor, now),
+        )
+
+    async def get_currency(self, code: str) -> Row | None:
+        return await self.fetch_one("SELECT * FROM currencies WHERE code = ?", (code,))
+
+    async def list_currencies(self) -> list[Row]:
+        return await self.fetch_all("SELECT * FROM currencies ORDER BY code")
+
+    # -- customers and cards --------------------------------------------------------------------
+
+    async def get_customer(self, customer_id: str) -> Row | None:
+        return await self.fetch_one("SELECT * FROM customers WHERE id = ?", (customer_id,))
+
+    async def list_customers(self) -> list[Row]:
+        return await self.fetch_all("SELECT * FROM customers ORDER BY created, id")
+
+    async def get_card(self, customer_id: str, card_id: str) -> Row | None:
+        return await self.fetch_one(
+            "SELECT * FROM cards WHERE id = ? AND customer_id = ? AND deleted = 0",
+            (card_id, customer_id),
+        )
+
+    async def list_cards(self, customer_id: str) -> list[Row]:
+        return await self.fetch_all(
+            "SELECT * FROM cards WHERE customer_id = ? AND deleted = 0 ORDER BY created, id",
+            (customer_id,),
+        )
+
+    # -- transactions ---------------------------------------------------------------------------
+
+    async def get_transaction(self, txn_id: str) -> Row | None:
+        return await self.fetch_one("SELECT * FROM transactions WHERE id = ?", (txn_id,))
+
+    async def find_request(self, scope: str, key: str) -> Row | None:
+        return await self.fetch_one(
+            "SELECT * FROM transactions WHERE request_scope = ? AND request_key = ?", (scope, key)
+        )
+
+    async def list_transactions(self, customer_id: str) -> list[Row]:
+        return await self.fetch_all(
+            "SELECT * FROM transactions WHERE customer_id = ? ORDER BY created, rowid",
+            (customer_id,),
+        )
+
+    async def children(self, parent_id: str) -> list[Row]:
+        return await self.fetch_all(
+            "SELECT * FROM transactions WHERE parent_id = ? ORDER BY created, rowid", (parent_id,)
+        )

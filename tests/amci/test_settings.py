@@ -1,0 +1,81 @@
+"""amci.settings: YAML + AMCI_* environment overrides; every error names the key."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from amci.settings import Settings, SettingsError, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_shipped_config_loads_with_a_demo_subscription() -> None:
+    settings = load_settings(ROOT / "config" / "amci.yaml", env={})
+    assert settings.upstream.test_api_base is None  # embedded test mode by default
+    (demo,) = settings.subscriptions
+    assert demo.active and demo.stripe_integration_activated and demo.allow_any_test_key
+    assert demo.key_fingerprints == ()
+    assert demo.minimum_overrides["CHF"] == "0.46"
+    assert settings.rate_limit.test_per_second == 25.0
+
+
+def test_env_overrides_nested_keys(tmp_path: Path) -> None:
+    cfg = tmp_path / "amci.yaml"
+    cfg.write_text("server:\n  port: 8080\n")
+    settings = load_settings(
+        cfg,
+        env={
+            "AMCI_SERVER__PORT": "9000",
+            "AMCI_UPSTREAM__TEST_API_BASE": "http://127.0.0.1:12111",
+            "AMCI_RATE_LIMIT__ENABLED": "false",
+            "HOME": "/root",
+        },
+    )
+    assert settings.server.port == 9000
+    assert settings.upstream.test_api_base == "http://127.0.0.1:12111"
+    assert settings.rate_limit.enabled is False
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "env", "names"),
+    [
+        ("server:\n  port: abc\n", {}, "server.port"),
+        ("server:\n  prot: 1\n", {}, "server.prot"),
+        ("", {"AMCI_SERVER__PORT": "x"}, "server.port"),
+        ("", {"AMCI_NOPE": "1"}, "nope"),
+        ("rate_limit:\n  enabled: 3\n", {}, "rate_limit.enabled"),
+        ("rate_limit:\n  test_per_second: 0\n", {}, "rate_limit.test_per_second"),
+        ("subscriptions:\n  - name: x\n", {}, "subscriptions[0].id"),
+        ("subscriptions:\n  - id: a\n    key_fingerprints: [sk_test_123]\n", {},
+         "subscriptions[0].key_fingerprints[0]"),
+        ("subscriptions:\n  - id: a\n    minimum_overrides: {CHF: 0.46}\n", {},
+         "subscriptions[0].minimum_overrides.CHF"),
+        ("subscriptions:\n  - id: a\n    minimum_overrides: {JPY: '0.5'}\n", {},
+         "subscriptions[0].minimum_overrides.JPY"),
+        ("subscriptions:\n  - id: a\n    settlement_currency: XXX\n", {},
+         "subscriptions[0].settlement_currency"),
+        ("subscriptions:\n  - id: a\n  - id: a\n", {}, "subscriptions[1].id"),
+        ("- 1\n", {}, "top level"),
+    ],
+)
+def test_errors_name_the_key(
+    tmp_path: Path, yaml_text: str, env: dict[str, str], names: str
+) -> None:
+    cfg = tmp_path / "amci.yaml"
+    cfg.write_text(yaml_text)
+    with pytest.raises(SettingsError) as err:
+        load_settings(cfg, env=env)
+    assert names in str(err.value)
+
+
+def test_fingerprints_not_keys() -> None:
+    fp = hashlib.sha256(b"sk_test_abc").hexdigest()
+    settings = load_settings(None, env={})
+    assert settings == Settings()
+    from amci.settings import from_mapping
+
+    ok = from_mapping({"subscriptions": [{"id": "a", "key_fingerprints": [fp]}]})
+    assert ok.subscriptions[0].key_fingerprints == (fp,)

@@ -1,0 +1,72 @@
+"""billing_client.settings: YAML + environment, every error names the key."""
+
+from pathlib import Path
+
+import pytest
+
+from billing_client.crypto import Vault
+from billing_client.settings import SettingsError, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+FERNET = Vault.generate_key()
+
+
+def test_shipped_config_loads_with_a_marked_demo() -> None:
+    text = (ROOT / "config" / "billing_client.yaml").read_text()
+    assert "DEV-ONLY" in text and "DEMO ONLY" in text
+    s = load_settings(ROOT / "config" / "billing_client.yaml", {})
+    assert (s.host, s.port, s.amci_url) == ("127.0.0.1", 8090, "http://127.0.0.1:8080")
+    assert s.db_path == "var/billing_client.sqlite3"
+    assert s.demo is not None
+    assert str(s.demo.payment_system["password"]).startswith("sk_test_")
+    assert s.demo.currencies == {"USD": "0.5"}
+
+
+def test_env_overrides(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("server: {port: 1}\ncrypto: {encryption_key: x}\n")
+    s = load_settings(
+        cfg,
+        {
+            "BILLING_CLIENT_SERVER__PORT": "9999",
+            "BILLING_CLIENT_AMCI__URL": "http://amci:8080",
+            "BILLING_CLIENT_CRYPTO__ENCRYPTION_KEY": FERNET,
+            "BILLING_CLIENT_STORAGE__DB_PATH": ":memory:",
+            "OTHER": "ignored",
+        },
+    )
+    assert (s.port, s.amci_url, s.db_path) == (9999, "http://amci:8080", ":memory:")
+    assert s.encryption_key.reveal() == FERNET
+    assert FERNET not in repr(s)
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "key"),
+    [
+        ("server: {port: 1}\n", "crypto.encryption_key"),
+        ("crypto: {encryption_key: not-fernet}\n", "crypto.encryption_key"),
+        (f"crypto: {{encryption_key: '{FERNET}'}}\nserver: {{port: abc}}\n", "server.port"),
+        (f"crypto: {{encryption_key: '{FERNET}'}}\nserver: {{port: 70000}}\n", "server.port"),
+        (f"crypto: {{encryption_key: '{FERNET}'}}\namci: {{url: ftp://x}}\n", "amci.url"),
+        (
+            f"crypto: {{encryption_key: '{FERNET}'}}\namci: {{timeout_seconds: 0}}\n",
+            "amci.timeout_seconds",
+        ),
+        (f"crypto: {{encryption_key: '{FERNET}'}}\nfoo: 1\n", "foo"),
+        (
+            f"crypto: {{encryption_key: '{FERNET}'}}\ndemo: {{payment_system: 3}}\n",
+            "demo.payment_system",
+        ),
+    ],
+)
+def test_errors_name_the_key(tmp_path: Path, yaml_text: str, key: str) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml_text)
+    with pytest.raises(SettingsError) as info:
+        load_settings(cfg, {})
+    assert str(info.value).startswith(key)
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="cannot read"):
+        load_settings(tmp_path / "nope.yaml", {})

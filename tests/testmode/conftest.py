@@ -1,0 +1,71 @@
+"""Fixtures for the test-mode contract suite.
+
+The suite talks to a Stripe-compatible server only through ``stripe_base_url`` (plus the
+documented ``/_testmode/clock`` helper), so any other Stripe-compatible server can be plugged in
+by overriding that fixture. By default it is AMCI's own server on an ephemeral loopback port,
+in memory, with the rate limit off (the rate-limit test builds its own app).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Callable
+
+import aiohttp
+import pytest
+import stripe
+from aiohttp.test_utils import TestServer
+
+from amci.testmode import TestmodeSettings, create_app
+
+ClientFactory = Callable[..., stripe.StripeClient]
+
+
+def new_key() -> str:
+    return "sk_test_" + secrets.token_hex(12)
+
+
+@pytest.fixture
+async def testmode_server(aiohttp_server) -> TestServer:  # type: ignore[no-untyped-def]
+    return await aiohttp_server(create_app(TestmodeSettings(rate_limit_per_second=None)))
+
+
+@pytest.fixture
+def stripe_base_url(testmode_server: TestServer) -> str:
+    return str(testmode_server.make_url("")).rstrip("/")
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+def make_client(http: aiohttp.ClientSession, stripe_base_url: str) -> ClientFactory:
+    def make(key: str | None = None, base_url: str | None = None) -> stripe.StripeClient:
+        return stripe.StripeClient(
+            key or new_key(),
+            http_client=stripe.AIOHTTPClient(session=http),
+            base_addresses={"api": base_url or stripe_base_url},
+            max_network_retries=0,
+        )
+
+    return make
+
+
+@pytest.fixture
+def client(make_client: ClientFactory) -> stripe.StripeClient:
+    """A client on a fresh account (every test key is its own account)."""
+    return make_client()
+
+
+@pytest.fixture
+def key() -> str:
+    return new_key()
+
+
+async def advance_clock(http: aiohttp.ClientSession, base_url: str, seconds: int) -> int:
+    async with http.post(f"{base_url}/_testmode/clock/advance", data={"seconds": str(seconds)}) as r:
+        assert r.status == 200
+        return int((await r.json())["now"])
