@@ -283,9 +283,7 @@ class Relay:
         )
 
     async def close(self) -> None:
-        # The session belongs to the app: AIOHTTPClient leaves a user session open.
-        for client in self._clients.values():
-            del client
+        # AIOHTTPClient leaves a session it was given open: the app's session ctx closes it.
         self._clients.clear()
 
 
