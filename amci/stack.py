@@ -2,12 +2,15 @@
 client, as two processes on loopback, with the shipped configs. Ctrl-C stops both.
 
 The billing client is started as a command, never imported: the two meet only over HTTP.
-Ports: AMCI_PORT (default 8080) and BILLING_CLIENT_PORT (default 8090).
+    python -m amci.stack [--amci-port 8080] [--billing-client-port 8090]
+
+(Flags, not environment variables: AMCI_* and BILLING_CLIENT_* variables are the services' own
+config overrides.)
 """
 
 from __future__ import annotations
 
-import os
+import argparse
 import signal
 import subprocess
 import sys
@@ -17,6 +20,20 @@ import urllib.request
 from pathlib import Path
 
 HOST = "127.0.0.1"
+BANNER = """
+AMCI proxy      {amci}   (OpenAPI {amci}/openapi.json, metrics {amci}/metrics)
+                embedded Stripe test mode: no Stripe account, no network needed
+billing client  {bc}   (OpenAPI {bc}/openapi.json, metrics {bc}/metrics)
+
+Try a payment straight through AMCI (the demo subscription accepts any sk_test_ key;
+send it twice: the second answer is the first one, replayed):
+  curl -s -u demo-login:sk_test_demo_0000000000000000 {amci}/v1/stripe/payments \\
+    -H 'Content-Type: application/json' -H 'Idempotency-Key: try-1' \\
+    -d '{{"amount": "10.00", "currency": "USD", "card": {{"number": "4242424242424242", \
+"exp_month": 12, "exp_year": 2034, "cvc": "123"}}}}'
+
+The README walks through the billing client. Ctrl-C stops both.
+"""
 START_TIMEOUT_S = 30.0
 
 
@@ -48,11 +65,13 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
             proc.wait()
 
 
-def main() -> int:
-    root = Path.cwd()
-    (root / "var").mkdir(exist_ok=True)
-    amci_port = int(os.environ.get("AMCI_PORT", "8080"))
-    bc_port = int(os.environ.get("BILLING_CLIENT_PORT", "8090"))
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m amci.stack")
+    parser.add_argument("--amci-port", type=int, default=8080)
+    parser.add_argument("--billing-client-port", type=int, default=8090)
+    args = parser.parse_args(argv)
+    Path("var").mkdir(exist_ok=True)
+    amci_port, bc_port = args.amci_port, args.billing_client_port
     amci_url = f"http://{HOST}:{amci_port}"
     bc_url = f"http://{HOST}:{bc_port}"
 
@@ -64,29 +83,21 @@ def main() -> int:
         return proc
 
     try:
-        amci = spawn("amci", "serve", "--config", "config/amci.yaml", "--host", HOST, "--port", str(amci_port))
+        amci = spawn(
+            "amci", "serve", "--config", "config/amci.yaml",
+            "--host", HOST, "--port", str(amci_port),
+        )
         _wait_healthy("AMCI", amci, f"{amci_url}/healthz")
         bc = spawn(
             "billing_client", "serve", "--config", "config/billing_client.yaml",
             "--host", HOST, "--port", str(bc_port), "--amci", amci_url,
         )
         _wait_healthy("billing client", bc, f"{bc_url}/healthz")
-        print(
-            f"\nAMCI proxy      {amci_url}   (OpenAPI {amci_url}/openapi.json, metrics {amci_url}/metrics)\n"
-            f"                embedded Stripe test mode: no Stripe account, no network needed\n"
-            f"billing client  {bc_url}   (OpenAPI {bc_url}/openapi.json, metrics {bc_url}/metrics)\n\n"
-            "Try a payment straight through AMCI (the demo subscription accepts any sk_test_ key):\n"
-            f"  curl -s -u demo-login:sk_test_demo_0000000000000000 {amci_url}/v1/stripe/payments \\\n"
-            "    -H 'Content-Type: application/json' -H \"Idempotency-Key: $(uuidgen || date +%s%N)\" \\\n"
-            "    -d '{\"amount\": \"10.00\", \"currency\": \"USD\", \"card\": {\"number\": \"4242424242424242\","
-            " \"exp_month\": 12, \"exp_year\": 2034, \"cvc\": \"123\"}}'\n\n"
-            "The README walks through the billing client. Ctrl-C stops both.\n",
-            flush=True,
-        )
+        print(BANNER.format(amci=amci_url, bc=bc_url), flush=True)
         while all(proc.poll() is None for proc in procs):
             time.sleep(0.5)
         dead = next(proc for proc in procs if proc.poll() is not None)
-        print(f"a service exited with status {dead.returncode}; stopping the other", file=sys.stderr)
+        print(f"a service exited ({dead.returncode}); stopping the other", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("\nstopping…", flush=True)

@@ -50,10 +50,11 @@ path = sys.argv[2]
 def dump_to_disk(self):
     with open(path, "wb") as f:
         pickle.dump(self, f, protocol=pickle.HIGHEST_PROTOCOL)
+# Never touch the shared /tmp/localstripe.pickle: persist to this run's private file only.
+resources.Store.dump_to_disk = lambda self: None
 seed = int(sys.argv[3]) if len(sys.argv) > 3 else 0
-if seed:  # grow the store without pickling on each object, then persist once
-    for i in range(seed):
-        resources.Customer._api_create(email=f"seed{i}@example.com")
+for i in range(seed):  # grow the store without pickling on each object, then persist once
+    resources.Customer._api_create(email=f"seed{i}@example.com")
 resources.Store.dump_to_disk = dump_to_disk
 resources.store.dump_to_disk()
 print("localstripe listening", flush=True)
@@ -73,9 +74,14 @@ async def start(args: list[str], ready: bytes) -> asyncio.subprocess.Process:
     proc = await asyncio.create_subprocess_exec(
         *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
     assert proc.stdout is not None
-    line = await asyncio.wait_for(proc.stdout.readline(), timeout=60)
-    if ready not in line:
-        raise RuntimeError(f"{args[:3]} did not start: {line!r}")
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), timeout=60)
+        if ready not in line:
+            raise RuntimeError(f"{args[:3]} did not start: {line!r}")
+    except BaseException:
+        proc.kill()
+        await proc.wait()
+        raise
     return proc
 
 
