@@ -15,6 +15,7 @@ def _run_testmode(args: argparse.Namespace) -> int:
     --db on top; default store var/stripe-testmode.sqlite3 (':memory:' keeps it in memory)."""
     import asyncio
     import dataclasses
+    from collections.abc import Callable
     from pathlib import Path
 
     import yaml
@@ -61,12 +62,13 @@ def _run_testmode(args: argparse.Namespace) -> int:
         finally:
             await runner.cleanup()
 
+    factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop
     try:
         import uvloop
 
         factory = uvloop.new_event_loop
     except ImportError:
-        factory = asyncio.new_event_loop
+        pass
     try:
         with asyncio.Runner(loop_factory=factory) as runner:
             runner.run(serve())

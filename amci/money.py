@@ -103,7 +103,8 @@ def to_minor(amount: str, cur: Currency) -> int:
         raise MoneyError(
             "amount_precision", f"{cur.code} amounts take {places}; got {amount.strip()}."
         )
-    minor = int(match["int"]) * 10**cur.exponent + (int(frac.ljust(cur.exponent, "0")) if frac else 0)
+    scale: int = 10**cur.exponent
+    minor = int(match["int"]) * scale + (int(frac.ljust(cur.exponent, "0")) if frac else 0)
     if minor % cur.amount_multiple:
         raise MoneyError("amount_precision", _multiple_message(cur))
     return minor
@@ -132,9 +133,11 @@ def from_minor(minor: int, cur: Currency) -> str:
 
 def to_decimal(value: Fraction | int) -> str:
     """A terminating fraction as the shortest decimal string: 1/2 -> "0.5", 46/100 -> "0.46"."""
-    dec = Decimal(value.numerator) / Decimal(value.denominator) if isinstance(value, Fraction) else Decimal(value)
-    text = format(dec.normalize(), "f")
-    return text
+    if isinstance(value, Fraction):
+        dec = Decimal(value.numerator) / Decimal(value.denominator)
+    else:
+        dec = Decimal(value)
+    return format(dec.normalize(), "f")
 
 
 def human(minor: int, cur: Currency) -> str:
@@ -171,8 +174,9 @@ class FxTable:
         src_rate, dst_rate = self.per_base.get(src.code), self.per_base.get(dst.code)
         if src_rate is None or dst_rate is None:
             return None
-        major = Fraction(minor, 10**src.exponent) / Fraction(src_rate) * Fraction(dst_rate)
-        return major * 10**dst.exponent
+        src_scale: int = 10**src.exponent
+        dst_scale: int = 10**dst.exponent
+        return Fraction(minor, src_scale) / Fraction(src_rate) * Fraction(dst_rate) * dst_scale
 
 
 def load_fx(path: str | Path | None = None) -> FxTable:
@@ -186,10 +190,14 @@ def load_fx(path: str | Path | None = None) -> FxTable:
     try:
         rates = {str(k).upper(): Decimal(str(v)) for k, v in raw["per_usd"].items()}
     except (KeyError, TypeError, InvalidOperation) as exc:
-        raise ValueError(f"FX table {path or 'packaged'}: needs 'per_usd' of decimal strings") from exc
+        raise ValueError(f"FX table {path or 'packaged'}: 'per_usd' needs decimal strings") from exc
     if any(rate <= 0 for rate in rates.values()):
         raise ValueError(f"FX table {path or 'packaged'}: rates must be positive")
-    return FxTable(as_of=str(raw.get("as_of", "")), base=str(raw.get("base", "USD")), per_base=MappingProxyType(rates))
+    return FxTable(
+        as_of=str(raw.get("as_of", "")),
+        base=str(raw.get("base", "USD")),
+        per_base=MappingProxyType(rates),
+    )
 
 
 def minimum_in(cur: Currency, settlement: Currency, fx: FxTable) -> int | None:

@@ -97,6 +97,8 @@ def role_amci(port: int, upstream: str, workdir: str) -> None:
                                             allow_any_test_key=True),),
     )
     profile = os.environ.get("BENCH_PROFILE")
+    if profile and upstream == "embedded":
+        profile += ".embedded"  # the second AMCI process must not overwrite the first's profile
     if profile:  # BENCH_PROFILE=/tmp/amci.prof: where AMCI's CPU goes (pstats file)
         import cProfile
 

@@ -32,7 +32,10 @@ MINOR_NAMES = {
 
 def fmt(minor: int | Fraction, cur: money.Currency) -> str:
     """``$0.50``-style amount, exact for integers, half-up rounded for converted fractions."""
-    major = Decimal(minor) if isinstance(minor, int) else Decimal(minor.numerator) / Decimal(minor.denominator)
+    if isinstance(minor, int):
+        major = Decimal(minor)
+    else:
+        major = Decimal(minor.numerator) / Decimal(minor.denominator)
     major = (major / (Decimal(10) ** cur.exponent)).quantize(
         Decimal(1).scaleb(-cur.exponent), rounding=ROUND_HALF_UP
     )

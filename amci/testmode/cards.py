@@ -87,7 +87,9 @@ SUCCEED = Outcome("succeed")
 _DECLINED = "Your card was declined."
 
 
-def _decline(code: str, decline_code: str | None, message: str, *, attachable: bool = False) -> Outcome:
+def _decline(
+    code: str, decline_code: str | None, message: str, *, attachable: bool = False
+) -> Outcome:
     return Outcome("decline", code, decline_code, message, attachable=attachable)
 
 

@@ -840,7 +840,7 @@ class Engine:
                 f" ({fmt(pi['amount_capturable'], cur)}).", code="amount_too_large",
                 param="amount_to_capture")
         ch = self.store.get(acct.id, pi["latest_charge"])
-        assert ch is not None  # noqa: S101 - a requires_capture intent always has its charge
+        assert ch is not None
         ch.data.update(captured=True, amount_captured=amount)
         ch.data["payment_method_details"]["card"]["capture_before"] = None
         self.store.update(acct.id, ch.data, ch.internal, f1=ch.data["customer"],

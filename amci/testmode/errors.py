@@ -26,8 +26,9 @@ DOC_URL = "https://stripe.com/docs/error-codes/"
 class StripeError(Exception):
     status = 500
     type = "api_error"
-    # Whether an Idempotency-Key stores this outcome: Stripe saves results "only after the execution
-    # of an endpoint begins. If incoming parameters fail validation ... we don't save" (idempotency).
+    # Whether an Idempotency-Key stores this outcome: Stripe saves results "only after the
+    # execution of an endpoint begins. If incoming parameters fail validation ... we don't
+    # save" (docs.stripe.com/api/idempotent_requests).
     stored = False
 
     def __init__(
@@ -103,7 +104,7 @@ class AuthenticationError(StripeError):
     type = "invalid_request_error"
 
 
-class PermissionError_(StripeError):  # noqa: N801 - avoid shadowing the builtin
+class PermissionError_(StripeError):
     status = 403
     type = "invalid_request_error"
 

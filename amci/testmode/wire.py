@@ -217,7 +217,9 @@ class List(Spec):
         return [self.item.coerce(v, f"{name}[{i}]") for i, v in enumerate(value)]
 
 
-def check(params: Mapping[str, Any], spec: Mapping[str, Spec], *, prefix: str = "") -> dict[str, Any]:
+def check(
+    params: Mapping[str, Any], spec: Mapping[str, Spec], *, prefix: str = ""
+) -> dict[str, Any]:
     """Validate and coerce ``params`` by ``spec``; unknown names are Stripe's parameter_unknown."""
     out: dict[str, Any] = {}
     for key, value in params.items():

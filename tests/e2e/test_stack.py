@@ -1,10 +1,11 @@
-"""`make run` is `python -m amci.stack`: both services from the shipped configs, printed URLs,
-a payment through each, and Ctrl-C stopping both cleanly."""
+"""`make run` is `python -m amci.stack`: both services from the shipped configs, the printed URLs
+and curl line, the README's walkthrough run verbatim against them, and Ctrl-C stopping both."""
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import shutil
 import signal
@@ -17,6 +18,25 @@ from pathlib import Path
 from .conftest import ROOT, call, free_port
 
 READY_DEADLINE_S = 40.0
+
+
+def _readme_walkthrough() -> str:
+    text = (ROOT / "README.md").read_text()
+    block = re.search(
+        r"<!-- walkthrough:start -->\n```bash\n(.*?)```\n<!-- walkthrough:end -->", text, re.S
+    )
+    assert block is not None, "README lost its walkthrough block"
+    return block[1]
+
+
+def _run_walkthrough(bc_url: str) -> list[str]:
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", _readme_walkthrough()],
+        env={"BC": bc_url, "PATH": os.environ["PATH"], "LC_ALL": "C.UTF-8"},
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout.splitlines()
 
 
 def _read_until_ready(proc: subprocess.Popen[str]) -> str:
@@ -35,7 +55,7 @@ def _read_until_ready(proc: subprocess.Popen[str]) -> str:
     raise AssertionError("launcher never became ready:\n" + "".join(seen))
 
 
-def test_make_run_starts_both_services_and_ctrl_c_stops_them(tmp_path: Path) -> None:
+def test_make_run_serves_the_readme_walkthrough_and_ctrl_c_stops_both(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "config", tmp_path / "config")
     amci_port, bc_port = free_port(), free_port()
     proc = subprocess.Popen(
@@ -68,6 +88,25 @@ def test_make_run_starts_both_services_and_ctrl_c_stops_them(tmp_path: Path) -> 
         usd = call("GET", f"http://127.0.0.1:{bc_port}/api/currencies/USD")
         assert usd.status == 200, usd.body
         assert (tmp_path / "var" / "amci.sqlite3").exists()
+
+        # The README's walkthrough, verbatim: every step of the spec, with what the user sees.
+        lines = _run_walkthrough(f"http://127.0.0.1:{bc_port}")
+        assert "The customer's email is required to save a card" in lines[4]
+        assert lines[6] == "[('visa', '4242')]"
+        assert lines[7] == "succeeded 10.00 USD"
+        assert lines[8] == "Your payment must be no less than 0.5 USD"
+        assert lines[9:12] == ["succeeded 20.00", "succeeded 5.00", "succeeded 15.00"]
+        assert lines[12].startswith("Void is not available with Stripe")
+        assert lines[13] == "Your card was declined."
+        history = [line.split()[:3] for line in lines[14:-1]]
+        assert history == [
+            ["sale", "succeeded", "10.00"], ["sale", "failed", "0.30"],
+            ["authorization", "refunded", "25.00"], ["capture", "succeeded", "20.00"],
+            ["refund", "succeeded", "5.00"], ["refund", "succeeded", "15.00"],
+            ["authorization", "authorized", "7.00"], ["void", "refused", "-"],
+            ["sale", "failed", "10.00"],
+        ]
+        assert lines[-1] == "True"  # the card is deleted
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)

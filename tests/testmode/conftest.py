@@ -66,6 +66,7 @@ def key() -> str:
 
 
 async def advance_clock(http: aiohttp.ClientSession, base_url: str, seconds: int) -> int:
-    async with http.post(f"{base_url}/_testmode/clock/advance", data={"seconds": str(seconds)}) as r:
+    url = f"{base_url}/_testmode/clock/advance"
+    async with http.post(url, data={"seconds": str(seconds)}) as r:
         assert r.status == 200
         return int((await r.json())["now"])

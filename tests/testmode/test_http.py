@@ -119,7 +119,8 @@ async def test_malformed_bodies_are_400(http: aiohttp.ClientSession, stripe_base
 async def test_oversized_body_is_413_in_envelope(http: aiohttp.ClientSession,
                                                  stripe_base_url: str, key: str) -> None:
     status, resp, _ = await _call(
-        http, "POST", f"{stripe_base_url}/v1/customers", data=io.BytesIO(b"description=" + b"x" * 2_000_000),
+        http, "POST", f"{stripe_base_url}/v1/customers",
+        data=io.BytesIO(b"description=" + b"x" * 2_000_000),
         headers={"Authorization": f"Bearer {key}",
                  "Content-Type": "application/x-www-form-urlencoded"})
     assert status == 413
