@@ -221,10 +221,10 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
     response.headers["Request-Id"] = request_id
     elapsed = time.perf_counter() - started
     metrics = app[keys.METRICS]
-    metrics.requests.labels(route, request.method, str(response.status)).inc()
-    metrics.request_seconds.labels(route, request.method).observe(elapsed)
+    metrics.child(metrics.requests, route, request.method, str(response.status)).inc()
+    metrics.child(metrics.request_seconds, route, request.method).observe(elapsed)
     if isinstance(error, PolicyRefusal | CardInvalid):
-        metrics.policy_refusals.labels(error.code).inc()
+        metrics.child(metrics.policy_refusals, error.code).inc()
     fields: dict[str, Any] = {
         "request_id": request_id,
         "method": request.method,

@@ -28,7 +28,7 @@ from amci.errors import (
 )
 from amci.idempotency import UpstreamKeys
 from amci.openapi import document
-from amci.store import CardRecord, PaymentRecord
+from amci.store import CardRecord, PaymentRecord, Records
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_]{1,255}$")
 _REFUND_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})
@@ -116,7 +116,8 @@ def _today(request: web.Request) -> Any:
 
 def _count(request: web.Request, operation: str, outcome: str, currency: str = "none") -> None:
     mode = _principal(request).mode.value
-    request.app[keys.METRICS].payments.labels(operation, outcome, mode, currency).inc()
+    metrics = request.app[keys.METRICS]
+    metrics.child(metrics.payments, operation, outcome, mode, currency).inc()
 
 
 def _refused(request: web.Request, operation: str, exc: AmciError, currency: str = "none") -> None:
@@ -230,9 +231,9 @@ async def save_card(request: web.Request) -> web.Response:
         _refused(request, "save_card", exc)
         raise
 
-    relay, store, mode, key = app[keys.RELAY], app[keys.STORE], principal.mode, principal.key
+    relay, mode, key = app[keys.RELAY], principal.mode, principal.key
 
-    async def work(up: UpstreamKeys) -> tuple[int, Any]:
+    async def work(up: UpstreamKeys, records: Records) -> tuple[int, Any]:
         try:
             cus = await relay.create_customer(
                 mode, key, up.step("customer"), email=email, name=name, reference=reference
@@ -258,7 +259,7 @@ async def save_card(request: web.Request) -> web.Response:
             exp_year=int(pm_card.get("exp_year") or card.exp_year),
             livemode=mode is Mode.LIVE,
         )
-        await store.put_card(principal.scope, record, app[keys.CLOCK]())
+        records.cards.append(record)  # persisted with the idempotent result, before we answer
         _count(request, "save_card", "succeeded")
         return 201, {
             "object": "card_token",
@@ -341,7 +342,7 @@ async def create_payment(request: web.Request) -> web.Response:
     relay, store, mode, key = app[keys.RELAY], app[keys.STORE], principal.mode, principal.key
     scope = principal.scope
 
-    async def work(up: UpstreamKeys) -> tuple[int, Any]:
+    async def work(up: UpstreamKeys, records: Records) -> tuple[int, Any]:
         params: dict[str, Any] = {
             "amount": amount.minor,
             "currency": cur.wire,
@@ -388,18 +389,15 @@ async def create_payment(request: web.Request) -> web.Response:
         except AmciError as exc:
             _refused(request, operation, exc, cur.code)
             if isinstance(exc, UpstreamError) and exc.payment is not None:
-                await store.put_payment(
-                    scope,
+                records.payments.append(
                     PaymentRecord(exc.payment, cur.code, amount.minor, capture,
-                                  "requires_payment_method", reference, mode is Mode.LIVE),
-                    app[keys.CLOCK](),
+                                  "requires_payment_method", reference, mode is Mode.LIVE)
                 )
             raise
-        await store.put_payment(
-            scope,
+        # Persisted in the transaction that stores the idempotent result, before we answer.
+        records.payments.append(
             PaymentRecord(pi["id"], cur.code, amount.minor, capture, str(pi["status"]), reference,
-                          mode is Mode.LIVE),
-            app[keys.CLOCK](),
+                          mode is Mode.LIVE)
         )
         _count(request, operation, "succeeded", cur.code)
         return 201, payment_view(pi, shown)
@@ -456,7 +454,7 @@ async def capture_payment(request: web.Request) -> web.Response:
             raise
     relay, mode, key = app[keys.RELAY], principal.mode, principal.key
 
-    async def work(up: UpstreamKeys) -> tuple[int, Any]:
+    async def work(up: UpstreamKeys, records: Records) -> tuple[int, Any]:
         try:
             pi = await relay.capture(mode, key, up.step("capture"), payment_id, amount_minor)
         except AmciError as exc:
@@ -488,7 +486,7 @@ async def refund_payment(request: web.Request) -> web.Response:
             raise
     relay, mode, key = app[keys.RELAY], principal.mode, principal.key
 
-    async def work(up: UpstreamKeys) -> tuple[int, Any]:
+    async def work(up: UpstreamKeys, records: Records) -> tuple[int, Any]:
         try:
             refund = await relay.refund(mode, key, up.step("refund"), payment_id, amount_minor,
                                         reason)

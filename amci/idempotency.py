@@ -25,7 +25,7 @@ from aiohttp import web
 from amci import keys
 from amci.auth import Principal
 from amci.errors import AmciError, idempotency_key_in_use, idempotency_key_reused, parameter_invalid
-from amci.store import Claim
+from amci.store import Claim, Records
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
@@ -43,6 +43,7 @@ class UpstreamKeys:
 
 
 def _json(status: int, payload: Any) -> tuple[int, bytes]:
+    """Encoded once: the same bytes are stored for replays and sent."""
     return status, json.dumps(payload, separators=(",", ":")).encode()
 
 
@@ -50,53 +51,63 @@ async def run(
     request: web.Request,
     principal: Principal,
     body: Any,
-    work: Callable[[UpstreamKeys], Awaitable[tuple[int, Any]]],
+    work: Callable[[UpstreamKeys, Records], Awaitable[tuple[int, Any]]],
 ) -> web.Response:
-    """Run ``work`` at most once per (scope, Idempotency-Key); answer with its (status, payload)."""
+    """Run ``work`` at most once per (scope, Idempotency-Key); answer with its (status, payload).
+
+    Writes per request: the claim (committed before ``work`` makes any upstream call, so a crash
+    never loses it), then one transaction with the result and the records ``work`` added to
+    ``Records`` (committed before the response). Without a key: only the records' transaction.
+    """
     app = request.app
+    store = app[keys.STORE]
+    scope = principal.scope
+    now = app[keys.CLOCK]()
+    records = Records(scope, now)
     client_key = request.headers.get(HEADER)
-    path = request.path
     if client_key is None:
         # No key: nothing to replay; a random base still gives Stripe per-step keys.
-        status, raw = _json(*await work(UpstreamKeys(f"auto\n{uuid.uuid4().hex}")))
+        try:
+            status, raw = _json(*await work(UpstreamKeys(f"auto\n{uuid.uuid4().hex}"), records))
+        finally:
+            if records:
+                await store.save(records)
         return _respond(status, raw, replayed=False)
     if not 1 <= len(client_key) <= 255 or not client_key.isprintable():
         raise parameter_invalid(HEADER, "Idempotency-Key must be 1–255 printable characters.")
 
-    scope = principal.scope
+    path = request.path
     canonical = json.dumps(
         [request.method, path, body], sort_keys=True, separators=(",", ":")
     ).encode()
     # Bodies hold card numbers: keep only an HMAC keyed by the caller's Stripe key.
     request_hash = principal.key.mac(canonical)
-    store = app[keys.STORE]
     metrics = app[keys.METRICS]
-    route = _route(request)
-    now = app[keys.CLOCK]()
     claim = await store.claim(scope, client_key, request_hash, app[keys.INSTANCE], now)
     if claim.claim is Claim.REPLAY:
-        metrics.idempotent_replays.labels(route).inc()
+        metrics.child(metrics.idempotent_replays, _route(request)).inc()
         return _respond(claim.status, claim.body, replayed=True)
     if claim.claim is Claim.MISMATCH:
-        metrics.idempotency_conflicts.labels("reused").inc()
+        metrics.child(metrics.idempotency_conflicts, "reused").inc()
         raise idempotency_key_reused("this one")
     if claim.claim is Claim.IN_FLIGHT:
-        metrics.idempotency_conflicts.labels("in_flight").inc()
+        metrics.child(metrics.idempotency_conflicts, "in_flight").inc()
         raise idempotency_key_in_use()
 
     upstream = UpstreamKeys(f"{scope}\n{client_key}\n{path}")
     try:
-        status, raw = _json(*await work(upstream))
+        status, raw = _json(*await work(upstream, records))
     except AmciError as exc:
         if exc.cacheable:
-            await store.finish(scope, client_key, exc.status, _json(exc.status, exc.envelope())[1])
+            await store.finish(scope, client_key, exc.status,
+                               _json(exc.status, exc.envelope())[1], records)
         else:
-            await store.abandon(scope, client_key)
+            await store.abandon(scope, client_key, records)
         raise
     except BaseException:
-        await store.abandon(scope, client_key)
+        await store.abandon(scope, client_key, records)
         raise
-    await store.finish(scope, client_key, status, raw)
+    await store.finish(scope, client_key, status, raw, records)
     return _respond(status, raw, replayed=False)
 
 

@@ -7,9 +7,12 @@ logins or amounts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+
+M = TypeVar("M", Counter, Histogram)
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -27,6 +30,18 @@ class Metrics:
     idempotency_conflicts: Counter
     limiter_waits: Counter
     limiter_wait_seconds: Histogram
+    # (id(metric), label values) → the labelled child; see ``child``.
+    _children: dict[tuple[int, tuple[str, ...]], Any] = field(default_factory=dict, repr=False)
+
+    def child(self, metric: M, *values: str) -> M:
+        """``metric.labels(*values)``, memoised: ``labels()`` validates, converts and takes a
+        lock on every call, and the hot path labels about five series per request. Label values
+        are bounded (see the module docstring), so the cache is too."""
+        key = (id(metric), values)
+        found: M | None = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*values)
+        return found
 
 
 def create_metrics() -> Metrics:

@@ -8,6 +8,14 @@ makes none by default on a StripeClient). Every call passes the caller's key and
 key in the per-request options, so one client serves every caller; retries reuse that key
 (stripe-facts §10) and Stripe dedupes them.
 
+Calls go through ``StripeClient.raw_request_async`` (the SDK's documented "custom requests"):
+the SDK still builds the request — ``Authorization``, ``Stripe-Version``, the idempotency key,
+form encoding, retries with backoff on the same key — and raises its ``StripeError`` classes
+from Stripe's error body, but hands back the parsed JSON (``StripeResponse.data``) instead of
+turning every nested object into a ``StripeObject`` that AMCI would convert back with
+``to_dict()``. That conversion was the largest single cost of a relayed payment (see the
+benchmark section of docs/amci.md); AMCI only ever reads plain JSON fields.
+
 Calls go through the per-key limiter first, and are counted in the upstream metrics.
 """
 
@@ -17,9 +25,10 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
+from urllib.parse import quote_plus
 
 import aiohttp
 import stripe
@@ -29,8 +38,6 @@ from amci.errors import AmciError, UpstreamError, UpstreamUnavailable
 from amci.limiter import Limiter
 from amci.logs import log
 from amci.metrics import Metrics
-
-T = TypeVar("T")
 
 # Stripe parameter names → the names of AMCI's request fields, so ``param`` names what the
 # billing system sent.
@@ -99,10 +106,8 @@ class Relay:
             params["name"] = name
         if reference:
             params["metadata"] = {"reference": reference}
-        c = self._clients[mode].v1.customers
-        return await self._call(
-            "POST /v1/customers", mode, key, lambda o: c.create_async(params, o), idem  # type: ignore[arg-type]
-        )
+        return await self._call("POST /v1/customers", mode, key, "post", "/v1/customers", params,
+                                idem)
 
     async def create_card_method(
         self, mode: Mode, key: ApiKey, idem: str, *, number: str, exp_month: int, exp_year: int,
@@ -114,62 +119,43 @@ class Relay:
         params: dict[str, Any] = {"type": "card", "card": card}
         if holder:
             params["billing_details"] = {"name": holder}
-        c = self._clients[mode].v1.payment_methods
-        return await self._call(
-            "POST /v1/payment_methods", mode, key, lambda o: c.create_async(params, o), idem  # type: ignore[arg-type]
-        )
+        return await self._call("POST /v1/payment_methods", mode, key, "post",
+                                "/v1/payment_methods", params, idem)
 
     async def attach(
         self, mode: Mode, key: ApiKey, idem: str, *, payment_method: str, customer: str
     ) -> dict[str, Any]:
-        c = self._clients[mode].v1.payment_methods
         return await self._call(
-            "POST /v1/payment_methods/{id}/attach",
-            mode,
-            key,
-            lambda o: c.attach_async(payment_method, {"customer": customer}, o),
-            idem,
+            "POST /v1/payment_methods/{id}/attach", mode, key, "post",
+            f"/v1/payment_methods/{_quote(payment_method)}/attach", {"customer": customer}, idem,
         )
 
     async def detach(self, mode: Mode, key: ApiKey, *, payment_method: str) -> dict[str, Any]:
-        c = self._clients[mode].v1.payment_methods
         return await self._call(
-            "POST /v1/payment_methods/{id}/detach",
-            mode,
-            key,
-            lambda o: c.detach_async(payment_method, None, o),
-            None,
+            "POST /v1/payment_methods/{id}/detach", mode, key, "post",
+            f"/v1/payment_methods/{_quote(payment_method)}/detach", {}, None,
         )
 
     async def retrieve_method(
         self, mode: Mode, key: ApiKey, *, payment_method: str
     ) -> dict[str, Any]:
-        c = self._clients[mode].v1.payment_methods
         return await self._call(
-            "GET /v1/payment_methods/{id}",
-            mode,
-            key,
-            lambda o: c.retrieve_async(payment_method, None, o),
-            None,
+            "GET /v1/payment_methods/{id}", mode, key, "get",
+            f"/v1/payment_methods/{_quote(payment_method)}", {}, None,
         )
 
     async def create_payment(
         self, mode: Mode, key: ApiKey, idem: str, params: dict[str, Any]
     ) -> dict[str, Any]:
-        c = self._clients[mode].v1.payment_intents
-        return await self._call(
-            "POST /v1/payment_intents", mode, key, lambda o: c.create_async(params, o), idem  # type: ignore[arg-type]
-        )
+        return await self._call("POST /v1/payment_intents", mode, key, "post",
+                                "/v1/payment_intents", params, idem)
 
     async def retrieve_payment(self, mode: Mode, key: ApiKey, payment_id: str) -> dict[str, Any]:
-        c = self._clients[mode].v1.payment_intents
         return await self._call(
-            "GET /v1/payment_intents/{id}",
-            mode,
-            key,
+            "GET /v1/payment_intents/{id}", mode, key, "get",
+            f"/v1/payment_intents/{_quote(payment_id)}",
             # The charge carries amount_refunded (a PaymentIntent has no such field).
-            lambda o: c.retrieve_async(payment_id, {"expand": ["latest_charge"]}, o),
-            None,
+            {"expand": ["latest_charge"]}, None,
         )
 
     async def capture(
@@ -178,13 +164,9 @@ class Relay:
         params: dict[str, Any] = {"expand": ["latest_charge"]}
         if amount_minor is not None:
             params["amount_to_capture"] = amount_minor
-        c = self._clients[mode].v1.payment_intents
         return await self._call(
-            "POST /v1/payment_intents/{id}/capture",
-            mode,
-            key,
-            lambda o: c.capture_async(payment_id, params, o),  # type: ignore[arg-type]
-            idem,
+            "POST /v1/payment_intents/{id}/capture", mode, key, "post",
+            f"/v1/payment_intents/{_quote(payment_id)}/capture", params, idem,
         )
 
     async def refund(
@@ -196,10 +178,8 @@ class Relay:
             params["amount"] = amount_minor
         if reason is not None:
             params["reason"] = reason
-        c = self._clients[mode].v1.refunds
-        return await self._call(
-            "POST /v1/refunds", mode, key, lambda o: c.create_async(params, o), idem  # type: ignore[arg-type]
-        )
+        return await self._call("POST /v1/refunds", mode, key, "post", "/v1/refunds", params,
+                                idem)
 
     async def reachable(self, mode: Mode) -> bool:
         """The upstream answers HTTP at all (an unauthenticated call gets Stripe's 401)."""
@@ -222,37 +202,49 @@ class Relay:
         endpoint: str,
         mode: Mode,
         key: ApiKey,
-        call: Callable[[Any], Awaitable[Any]],
+        method: str,
+        path: str,
+        params: dict[str, Any],
         idem: str | None,
     ) -> dict[str, Any]:
+        metrics = self._metrics
         limiter = self._limiters.get(mode)
         if limiter is not None:
             try:
                 wait = limiter.reserve(key.fingerprint)
             except AmciError:
-                self._metrics.limiter_waits.labels(mode.value, "refused").inc()
+                metrics.child(metrics.limiter_waits, mode.value, "refused").inc()
                 raise
             if wait > 0:
-                self._metrics.limiter_waits.labels(mode.value, "waited").inc()
-                self._metrics.limiter_wait_seconds.labels(mode.value).observe(wait)
+                metrics.child(metrics.limiter_waits, mode.value, "waited").inc()
+                metrics.child(metrics.limiter_wait_seconds, mode.value).observe(wait)
                 await asyncio.sleep(wait)  # the limiter's schedule, not synchronisation
-        # The only reveal() of a key in AMCI: into the SDK's per-request options.
-        options: dict[str, Any] = {"api_key": key.reveal()}
-        if idem is not None:
-            options["idempotency_key"] = idem
+        client = self._clients[mode]
         started = time.perf_counter()
         status = 0
         try:
-            obj = await call(options)
-            status = 200
+            # The only reveal() of a key in AMCI: into the SDK's per-request options.
+            if idem is None:
+                resp = await client.raw_request_async(method, path, api_key=key.reveal(),
+                                                      **params)
+            else:
+                resp = await client.raw_request_async(method, path, api_key=key.reveal(),
+                                                      idempotency_key=idem, **params)
+            status = int(resp.code)
         except stripe.StripeError as exc:
             status = exc.http_status or 0
             raise self._translate(exc, endpoint) from None
         finally:
-            self._metrics.upstream_requests.labels(endpoint, str(status)).inc()
-            self._metrics.upstream_seconds.labels(endpoint).observe(time.perf_counter() - started)
-        result: dict[str, Any] = obj.to_dict()
-        return result
+            metrics.child(metrics.upstream_requests, endpoint, str(status)).inc()
+            metrics.child(metrics.upstream_seconds, endpoint).observe(
+                time.perf_counter() - started
+            )
+        data = resp.data
+        if not isinstance(data, dict):
+            log(self._log, "upstream_error", level=logging.WARNING, endpoint=endpoint,
+                upstream_status=status)
+            raise UpstreamUnavailable(502, "Stripe answered with a body that is not an object.")
+        return data
 
     def _translate(self, exc: stripe.StripeError, endpoint: str) -> AmciError:
         status = exc.http_status or 0
@@ -285,6 +277,11 @@ class Relay:
     async def close(self) -> None:
         # AIOHTTPClient leaves a session it was given open: the app's session ctx closes it.
         self._clients.clear()
+
+
+def _quote(object_id: str) -> str:
+    """An id in a URL path, quoted as the SDK's typed services do (``stripe._util.sanitize_id``)."""
+    return quote_plus(object_id)
 
 
 def _default_code(status: int) -> str:

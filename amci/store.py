@@ -15,9 +15,11 @@ keyed by the caller's API key (see ``auth.ApiKey.mac``).
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import sqlite3
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -58,14 +60,34 @@ class PaymentRecord:
     livemode: bool
 
 
+@dataclass(slots=True)
+class Records:
+    """The records one request's work produced, in one scope. They are written in the same
+    transaction as the request's idempotent result (``finish``/``abandon``), or on their own
+    (``save``) when the request has no ``Idempotency-Key``: one commit per request instead of
+    one per record. ``now``: the request's wall-clock time, for created/updated columns."""
+
+    scope: str
+    now: float
+    cards: list[CardRecord] = field(default_factory=list)
+    payments: list[PaymentRecord] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.cards or self.payments)
+
+
 class Store(Protocol):
     async def claim(
         self, scope: str, key: str, request_hash: str, owner: str, now: float
     ) -> ClaimResult: ...
 
-    async def finish(self, scope: str, key: str, status: int, body: bytes) -> None: ...
+    async def finish(
+        self, scope: str, key: str, status: int, body: bytes, records: Records | None = None
+    ) -> None: ...
 
-    async def abandon(self, scope: str, key: str) -> None: ...
+    async def abandon(self, scope: str, key: str, records: Records | None = None) -> None: ...
+
+    async def save(self, records: Records) -> None: ...
 
     async def prune(self, older_than: float) -> int: ...
 
@@ -125,6 +147,33 @@ CREATE TABLE IF NOT EXISTS payments (
 """
 
 
+_FINISH = (
+    "UPDATE idempotency SET state = 'done', status = ?, body = ? WHERE scope = ? AND key = ?"
+)
+_ABANDON = "DELETE FROM idempotency WHERE scope = ? AND key = ? AND state = 'in_flight'"
+_PUT_CARD = (
+    "INSERT INTO cards (scope, token, customer, brand, last4, exp_month, exp_year, livemode, "
+    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (scope, token) DO UPDATE SET customer = excluded.customer"
+)
+_PUT_PAYMENT = (
+    "INSERT INTO payments (scope, id, currency, amount_minor, capture, status, reference, "
+    "livemode, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (scope, id) DO UPDATE SET status = excluded.status, "
+    "updated_at = excluded.updated_at"
+)
+
+
+def _card_row(scope: str, card: CardRecord, now: float) -> tuple[object, ...]:
+    return (scope, card.token, card.customer, card.brand, card.last4, card.exp_month,
+            card.exp_year, int(card.livemode), now)
+
+
+def _payment_row(scope: str, payment: PaymentRecord, now: float) -> tuple[object, ...]:
+    return (scope, payment.id, payment.currency, payment.amount_minor, int(payment.capture),
+            payment.status, payment.reference, int(payment.livemode), now, now)
+
+
 class SqliteStore:
     """``Store`` on one SQLite connection (one AMCI process per database file)."""
 
@@ -171,18 +220,41 @@ class SqliteStore:
             return ClaimResult(Claim.STARTED)
         return ClaimResult(Claim.IN_FLIGHT)
 
-    async def finish(self, scope: str, key: str, status: int, body: bytes) -> None:
-        self._db.execute(
-            "UPDATE idempotency SET state = 'done', status = ?, body = ? "
-            "WHERE scope = ? AND key = ?",
-            (status, body, scope, key),
-        )
+    async def finish(
+        self, scope: str, key: str, status: int, body: bytes, records: Records | None = None
+    ) -> None:
+        """The result and the request's records, in one transaction."""
+        with self._transaction(records):
+            self._db.execute(_FINISH, (status, body, scope, key))
 
-    async def abandon(self, scope: str, key: str) -> None:
-        self._db.execute(
-            "DELETE FROM idempotency WHERE scope = ? AND key = ? AND state = 'in_flight'",
-            (scope, key),
-        )
+    async def abandon(self, scope: str, key: str, records: Records | None = None) -> None:
+        with self._transaction(records):
+            self._db.execute(_ABANDON, (scope, key))
+
+    async def save(self, records: Records) -> None:
+        with self._transaction(records):
+            pass
+
+    @contextlib.contextmanager
+    def _transaction(self, records: Records | None) -> Iterator[None]:
+        """The body's statement, then the records, committed together. With no records there
+        is one statement, and autocommit makes it its own transaction: no BEGIN/COMMIT."""
+        if not records:
+            yield
+            return
+        db = self._db
+        db.execute("BEGIN")
+        try:
+            yield
+            now, scope = records.now, records.scope
+            for card in records.cards:
+                db.execute(_PUT_CARD, _card_row(scope, card, now))
+            for payment in records.payments:
+                db.execute(_PUT_PAYMENT, _payment_row(scope, payment, now))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     async def prune(self, older_than: float) -> int:
         return self._db.execute(
@@ -190,22 +262,7 @@ class SqliteStore:
         ).rowcount
 
     async def put_card(self, scope: str, card: CardRecord, now: float) -> None:
-        self._db.execute(
-            "INSERT INTO cards (scope, token, customer, brand, last4, exp_month, exp_year, "
-            "livemode, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (scope, token) DO UPDATE SET customer = excluded.customer",
-            (
-                scope,
-                card.token,
-                card.customer,
-                card.brand,
-                card.last4,
-                card.exp_month,
-                card.exp_year,
-                int(card.livemode),
-                now,
-            ),
-        )
+        self._db.execute(_PUT_CARD, _card_row(scope, card, now))
 
     async def card(self, scope: str, token: str) -> CardRecord | None:
         row = self._db.execute(
@@ -221,24 +278,7 @@ class SqliteStore:
         self._db.execute("DELETE FROM cards WHERE scope = ? AND token = ?", (scope, token))
 
     async def put_payment(self, scope: str, payment: PaymentRecord, now: float) -> None:
-        self._db.execute(
-            "INSERT INTO payments (scope, id, currency, amount_minor, capture, status, reference, "
-            "livemode, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (scope, id) DO UPDATE SET status = excluded.status, "
-            "updated_at = excluded.updated_at",
-            (
-                scope,
-                payment.id,
-                payment.currency,
-                payment.amount_minor,
-                int(payment.capture),
-                payment.status,
-                payment.reference,
-                int(payment.livemode),
-                now,
-                now,
-            ),
-        )
+        self._db.execute(_PUT_PAYMENT, _payment_row(scope, payment, now))
 
     async def payment(self, scope: str, payment_id: str) -> PaymentRecord | None:
         row = self._db.execute(

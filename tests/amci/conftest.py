@@ -79,7 +79,8 @@ class Counter:
     @web.middleware
     async def middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         self.calls.append(f"{request.method} {request.path}")
-        return await handler(request)
+        response: web.StreamResponse = await handler(request)
+        return response
 
 
 @dataclasses.dataclass
