@@ -16,7 +16,7 @@ $(VENV)/.installed-%: pyproject.toml
 run: $(VENV)/.installed-speed
 	$(BIN)/python -m amci.stack
 
-test: $(VENV)/.installed-test
+test: lint
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.installed-test

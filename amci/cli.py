@@ -130,7 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     testmode = sub.add_parser("stripe-testmode", help="run the Stripe-compatible test-mode server")
     testmode.add_argument("--host", default="127.0.0.1")
     testmode.add_argument("--port", type=int, default=12111)
-    testmode.add_argument("--db", help="SQLite file (default var/stripe-testmode.sqlite3; ':memory:' for none)")
+    testmode.add_argument(
+        "--db", help="SQLite file (default var/stripe-testmode.sqlite3; ':memory:' for none)"
+    )
     testmode.add_argument("--config", help="optional YAML with test-mode settings")
     testmode.set_defaults(func=_run_testmode)
     return parser

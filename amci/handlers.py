@@ -7,6 +7,7 @@ Authentication runs in the middleware (``app.py``) for every ``/v1`` route and l
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ from amci.errors import (
     void_not_supported,
 )
 from amci.idempotency import UpstreamKeys
+from amci.logs import log
 from amci.openapi import document
 from amci.store import CardRecord, PaymentRecord, Records
 
@@ -213,6 +215,18 @@ async def openapi(request: web.Request) -> web.Response:
 # --- cards ---------------------------------------------------------------------------------------
 
 
+async def _discard_customer(request: web.Request, customer: str) -> None:
+    """Best effort: a failure here is logged, and the caller's original error still answers."""
+    principal = _principal(request)
+    try:
+        await request.app[keys.RELAY].delete_customer(
+            principal.mode, principal.key, customer=customer
+        )
+    except AmciError as exc:
+        log(request.app[keys.LOGGER], "orphan_customer_left", level=logging.WARNING,
+            customer=customer, code=exc.code)
+
+
 async def save_card(request: web.Request) -> web.Response:
     principal = _principal(request)
     body = await _body(request)
@@ -235,17 +249,24 @@ async def save_card(request: web.Request) -> web.Response:
 
     async def work(up: UpstreamKeys, records: Records) -> tuple[int, Any]:
         try:
-            cus = await relay.create_customer(
-                mode, key, up.step("customer"), email=email, name=name, reference=reference
-            )
+            # The payment method first: card data Stripe refuses costs no customer object.
             pm = await relay.create_card_method(
                 mode, key, up.step("payment_method"), number=card.number,
                 exp_month=card.exp_month, exp_year=card.exp_year, cvc=card.cvc,
                 holder=card.holder or name,
             )
-            await relay.attach(
-                mode, key, up.step("attach"), payment_method=pm["id"], customer=cus["id"]
+            cus = await relay.create_customer(
+                mode, key, up.step("customer"), email=email, name=name, reference=reference
             )
+            try:
+                await relay.attach(
+                    mode, key, up.step("attach"), payment_method=pm["id"], customer=cus["id"]
+                )
+            except AmciError:
+                # Stripe refuses to attach cards that simulate issuer declines (and real ones it
+                # declines): don't leave an empty customer behind for a card that was never saved.
+                await _discard_customer(request, cus["id"])
+                raise
         except AmciError as exc:
             _refused(request, "save_card", exc)
             raise

@@ -136,6 +136,12 @@ class Relay:
             f"/v1/payment_methods/{_quote(payment_method)}/detach", {}, None,
         )
 
+    async def delete_customer(self, mode: Mode, key: ApiKey, *, customer: str) -> dict[str, Any]:
+        return await self._call(
+            "DELETE /v1/customers/{id}", mode, key, "delete",
+            f"/v1/customers/{_quote(customer)}", {}, None,
+        )
+
     async def retrieve_method(
         self, mode: Mode, key: ApiKey, *, payment_method: str
     ) -> dict[str, Any]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
+
 Stack = Any
 
 
@@ -126,3 +128,23 @@ async def test_embedded_testmode(aiohttp_client: Any, tmp_path: Any) -> None:
     resp = await client.get(f"/v1/stripe/payments/{body['id']}", headers=auth)
     assert resp.status == 200
     assert dataclasses.is_dataclass(settings)
+
+
+async def test_a_card_stripe_refuses_to_attach_leaves_no_customer_behind(stack: Stack) -> None:
+    # docs.stripe.com/testing: "You can't attach cards that simulate issuer declines to a Customer".
+    status, err, _ = await stack.post("/v1/stripe/cards", {
+        "card": stack.card("4000000000000002"),
+        "customer": {"email": "john@example.com", "name": "John Doe"}}, idem="save-declined")
+    assert status == 402, err
+    assert (err["error"]["code"], err["error"]["decline_code"]) == (
+        "card_declined", "generic_decline")
+    assert stack.upstream.count("POST", "/v1/customers") == 1
+    assert stack.upstream.count("DELETE", "/v1/customers/") == 1
+
+    async with aiohttp.ClientSession() as session, session.get(
+        f"{stack.testmode_url}/v1/customers", headers={"Authorization": f"Bearer {stack.KEY}"}
+    ) as resp:
+        listed = await resp.json()
+    assert resp.status == 200, listed
+    assert listed["data"] == []
+
