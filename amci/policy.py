@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from amci import money
+from amci import cards, money
 from amci.errors import CardInvalid, PolicyRefusal, parameter_invalid
 
 # --- amounts -----------------------------------------------------------------------------------
@@ -151,41 +151,6 @@ def check_brand(brand: str, enabled: frozenset[str] | None, *, param: str = "car
         )
 
 
-# Stripe's own ranges (stripe-android DefaultStaticCardAccountRanges / CardBrand), most specific
-# first. 62… is UnionPay in Stripe's table (622126–622925 Discover co-brands included).
-_BRAND_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern), brand)
-    for pattern, brand in (
-        (r"^3[47]", "amex"),
-        (r"^(352[89]|35[3-8])", "jcb"),
-        (r"^(30[0-5]|3095|36|3[89])", "diners"),
-        (r"^4", "visa"),
-        (r"^(5[1-5]|222[1-9]|22[3-9]|2[3-6]|27[01]|2720)", "mastercard"),
-        (r"^(62|81)", "unionpay"),
-        (r"^(60|64|65)", "discover"),
-    )
-)
-
-
-def brand_of(number: str) -> str:
-    for pattern, brand in _BRAND_PATTERNS:
-        if pattern.match(number):
-            return brand
-    return "unknown"
-
-
-def luhn_ok(number: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(number)):
-        d = ord(ch) - 48
-        if i % 2:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
-
-
 # --- card data ---------------------------------------------------------------------------------
 
 
@@ -231,9 +196,10 @@ def check_card(
     digits = re.sub(r"[ -]", "", number)
     if not digits.isascii() or not digits.isdigit() or not 12 <= len(digits) <= 19:
         raise CardInvalid("incorrect_number", _INCORRECT_NUMBER, param=number_param)
-    if not luhn_ok(digits):
+    brand, lengths = cards.brand_of(digits)
+    # Stripe's CardNumber: valid only when the length fits the brand and Luhn passes.
+    if len(digits) not in lengths or not cards.luhn_ok(digits):
         raise CardInvalid("incorrect_number", _INCORRECT_NUMBER, param=number_param)
-    brand = brand_of(digits)
     check_brand(brand, enabled, param=number_param)
 
     month = _int_field(raw.get("exp_month"), f"{prefix}.exp_month")

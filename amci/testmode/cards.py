@@ -1,7 +1,7 @@
-"""Cards as data: brand by IIN range, Luhn, and Stripe's documented test cards.
+"""Cards as data: Stripe's documented test cards and their aliases (brand ranges and Luhn come
+from ``amci.cards``, shared with the proxy).
 
-Sources: docs.stripe.com/testing (test numbers, ``pm_card_*`` / ``tok_*`` aliases, declines) and
-Stripe's own static ranges (stripe-android ``DefaultStaticCardAccountRanges.kt``) for brands.
+Sources: docs.stripe.com/testing (test numbers, ``pm_card_*`` / ``tok_*`` aliases, declines).
 Nothing here stores or returns a card number: callers keep only last4, brand and a fingerprint.
 """
 
@@ -12,47 +12,12 @@ import hmac
 from dataclasses import dataclass
 from types import MappingProxyType
 
-# (low prefix, high prefix, brand, allowed lengths) — checked in order, most specific first.
-# Stripe's table maps 62 to UnionPay, so 622126–622925 (Discover co-brand) is UnionPay here too.
-BRAND_RANGES: tuple[tuple[str, str, str, frozenset[int]], ...] = (
-    ("34", "34", "amex", frozenset({15})),
-    ("37", "37", "amex", frozenset({15})),
-    ("300", "305", "diners", frozenset({14, 16})),
-    ("3095", "3095", "diners", frozenset({14, 16})),
-    ("36", "36", "diners", frozenset({14})),
-    ("38", "39", "diners", frozenset({14, 16})),
-    ("3528", "3589", "jcb", frozenset({16, 17, 18, 19})),
-    ("2221", "2720", "mastercard", frozenset({16})),
-    ("51", "55", "mastercard", frozenset({16})),
-    ("6011", "6011", "discover", frozenset({16, 19})),
-    ("644", "649", "discover", frozenset({16, 19})),
-    ("65", "65", "discover", frozenset({16, 19})),
-    ("62", "62", "unionpay", frozenset({16, 17, 18, 19})),
-    ("81", "81", "unionpay", frozenset({16, 17, 18, 19})),
-    ("4", "4", "visa", frozenset({13, 16, 19})),
-)
-MIN_PAN, MAX_PAN = 12, 19  # lengths outside this are never card numbers
-
-
-def brand_of(number: str) -> tuple[str, frozenset[int]]:
-    """Stripe brand name ("visa", "mastercard", …, "unknown") and its valid lengths."""
-    for low, high, brand, lengths in BRAND_RANGES:
-        head = number[: len(low)]
-        if len(head) == len(low) and low <= head <= high:
-            return brand, lengths
-    return "unknown", frozenset(range(MIN_PAN, MAX_PAN + 1))
-
-
-def luhn_ok(number: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(number)):
-        d = ord(ch) - 48
-        if i % 2:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
+# Brand ranges and Luhn are shared with the proxy's pre-checks: one table for both.
+from amci.cards import BRAND_RANGES as BRAND_RANGES
+from amci.cards import MAX_PAN as MAX_PAN
+from amci.cards import MIN_PAN as MIN_PAN
+from amci.cards import brand_of as brand_of
+from amci.cards import luhn_ok as luhn_ok
 
 
 def fingerprint(secret: bytes, number: str) -> str:

@@ -102,27 +102,6 @@ def test_minimum_unknown_lets_stripe_decide_but_zero_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    ("number", "brand"),
-    [
-        ("4242424242424242", "visa"),
-        ("5555555555554444", "mastercard"),
-        ("2223003122003222", "mastercard"),
-        ("378282246310005", "amex"),
-        ("371449635398431", "amex"),
-        ("6011111111111117", "discover"),
-        ("6555900000604105", "discover"),
-        ("3566002020360505", "jcb"),
-        ("3056930009020004", "diners"),
-        ("36227206271667", "diners"),
-        ("6200000000000005", "unionpay"),
-        ("9999999999999995", "unknown"),
-    ],
-)
-def test_brand_of(number: str, brand: str) -> None:
-    assert policy.brand_of(number) == brand
-
-
-@pytest.mark.parametrize(
     ("value", "expected"),
     [
         (None, None),
@@ -155,6 +134,8 @@ GOOD = {"number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2034, "cvc
         ({"number": "4242424242424241"}, None, "incorrect_number", 402, "card.number"),
         ({"number": "4242"}, None, "incorrect_number", 402, "card.number"),
         ({"number": "4242x24242424242"}, None, "incorrect_number", 402, "card.number"),
+        # Luhn-valid, but 16 digits where Amex has 15 (Stripe: length must fit the brand).
+        ({"number": "3782822463100052"}, None, "incorrect_number", 402, "card.number"),
         ({"number": None}, None, "parameter_missing", 400, "card.number"),
         ({"exp_month": 13}, None, "invalid_expiry_month", 402, "card.exp_month"),
         ({"exp_month": 0}, None, "invalid_expiry_month", 402, "card.exp_month"),
@@ -215,9 +196,3 @@ def test_email_refused(customer: Any, code: str) -> None:
 
 def test_email_accepted() -> None:
     assert policy.require_email({"email": " john@example.com "}) == "john@example.com"
-
-
-@pytest.mark.parametrize(("number", "ok"), [("4242424242424242", True), ("4242424242424241", False),
-                                            ("79927398713", True), ("79927398710", False)])
-def test_luhn(number: str, ok: bool) -> None:
-    assert policy.luhn_ok(number) is ok
