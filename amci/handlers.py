@@ -460,19 +460,26 @@ async def _currency_for(request: web.Request, payment_id: str) -> money.Currency
     return money.currency(str(pi["currency"]))
 
 
+async def _optional_amount(
+    request: web.Request, payment_id: str, body: Mapping[str, Any], operation: str
+) -> int | None:
+    """A capture's or refund's ``amount`` in the payment's own currency; None means "all"."""
+    if body.get("amount") is None:
+        return None
+    cur = await _currency_for(request, payment_id)
+    try:
+        return policy.positive(policy.amount_of(body["amount"], cur)).minor
+    except AmciError as exc:
+        _refused(request, operation, exc, cur.code)
+        raise
+
+
 async def capture_payment(request: web.Request) -> web.Response:
     principal = _principal(request)
     payment_id = _path_id(request, "id", "payment")
     body = await _body(request)
     app = request.app
-    amount_minor: int | None = None
-    if body.get("amount") is not None:
-        cur = await _currency_for(request, payment_id)
-        try:
-            amount_minor = policy.positive(policy.amount_of(body["amount"], cur)).minor
-        except AmciError as exc:
-            _refused(request, "capture", exc, cur.code)
-            raise
+    amount_minor = await _optional_amount(request, payment_id, body, "capture")
     relay, mode, key = app[keys.RELAY], principal.mode, principal.key
 
     async def work(up: UpstreamKeys, records: Records) -> tuple[int, Any]:
@@ -497,14 +504,7 @@ async def refund_payment(request: web.Request) -> web.Response:
         raise parameter_invalid(
             "reason", "reason must be duplicate, fraudulent or requested_by_customer."
         )
-    amount_minor: int | None = None
-    if body.get("amount") is not None:
-        cur = await _currency_for(request, payment_id)
-        try:
-            amount_minor = policy.positive(policy.amount_of(body["amount"], cur)).minor
-        except AmciError as exc:
-            _refused(request, "refund", exc, cur.code)
-            raise
+    amount_minor = await _optional_amount(request, payment_id, body, "refund")
     relay, mode, key = app[keys.RELAY], principal.mode, principal.key
 
     async def work(up: UpstreamKeys, records: Records) -> tuple[int, Any]:
