@@ -78,26 +78,33 @@ def _opt_str(
     return value
 
 
-def _metadata(body: Mapping[str, Any], reference: str | None) -> dict[str, str]:
+_RESERVED_METADATA = ("reference", "customer_reference")
+
+
+def _metadata(
+    body: Mapping[str, Any], reference: str | None, customer_reference: str | None = None
+) -> dict[str, str]:
     """Stripe metadata: up to 50 keys, keys ≤ 40 characters, values ≤ 500
-    (docs.stripe.com/metadata)."""
+    (docs.stripe.com/metadata); AMCI sets ``reference`` and ``customer_reference`` itself."""
     raw = body.get("metadata")
     meta: dict[str, str] = {}
     if raw is not None:
         if not isinstance(raw, dict):
             raise parameter_invalid("metadata", "metadata must be an object of strings.")
         for k, v in raw.items():
-            if not isinstance(v, str) or len(k) > 40 or len(v) > 500 or k == "reference":
+            if not isinstance(v, str) or len(k) > 40 or len(v) > 500 or k in _RESERVED_METADATA:
                 raise parameter_invalid(
                     f"metadata.{k}",
                     "metadata values must be strings (keys ≤ 40, values ≤ 500 characters; "
-                    "'reference' is set from the reference field).",
+                    "'reference' and 'customer_reference' are set from those fields).",
                 )
             meta[k] = v
-        if len(meta) > 49:
-            raise parameter_invalid("metadata", "metadata takes at most 49 keys.")
+        if len(meta) > 48:
+            raise parameter_invalid("metadata", "metadata takes at most 48 keys.")
     if reference is not None:
         meta["reference"] = reference
+    if customer_reference is not None:
+        meta["customer_reference"] = customer_reference
     return meta
 
 
@@ -159,6 +166,7 @@ def payment_view(pi: Mapping[str, Any], card: Any) -> dict[str, Any]:
         charge = charge.get("id")
     metadata = dict(pi.get("metadata") or {})
     reference = metadata.pop("reference", None)
+    customer_reference = metadata.pop("customer_reference", None)
     amount = int(pi["amount"])
     return {
         "object": "payment",
@@ -176,6 +184,7 @@ def payment_view(pi: Mapping[str, Any], card: Any) -> dict[str, Any]:
         "customer": pi.get("customer"),
         "description": pi.get("description"),
         "reference": reference,
+        "customer_reference": customer_reference,
         "metadata": metadata,
         "livemode": bool(pi.get("livemode")),
         "created": pi.get("created"),
@@ -355,7 +364,13 @@ async def create_payment(request: web.Request) -> web.Response:
         )
         description = _opt_str(body, "description", max_len=1000)
         reference = _opt_str(body, "reference")
-        metadata = _metadata(body, reference)
+        # Optional on payments: on a card payment its name and email go to the payment
+        # method's billing_details; its reference, on any payment, to metadata.
+        customer_in = _obj(body, "customer") or {}
+        customer_name = _opt_str(customer_in, "name", "customer.name", 256)
+        customer_email = policy.optional_email(customer_in)
+        customer_ref = _opt_str(customer_in, "reference", "customer.reference", 500)
+        metadata = _metadata(body, reference, customer_ref)
     except AmciError as exc:
         _refused(request, operation, exc, currency_label)
         raise
@@ -402,7 +417,7 @@ async def create_payment(request: web.Request) -> web.Response:
                 pm = await relay.create_card_method(
                     mode, key, up.step("payment_method"), number=card.number,
                     exp_month=card.exp_month, exp_year=card.exp_year, cvc=card.cvc,
-                    holder=card.holder,
+                    holder=card.holder or customer_name, email=customer_email,
                 )
                 shown = pm.get("card") or card
                 params["payment_method"] = pm["id"]

@@ -215,6 +215,10 @@ def _schemas() -> dict[str, Any]:
                 "customer": {"type": ["string", "null"]},
                 "description": {"type": ["string", "null"]},
                 "reference": {"type": ["string", "null"]},
+                "customer_reference": {
+                    "type": ["string", "null"],
+                    "description": "customer.reference as sent with the payment",
+                },
                 "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
                 "livemode": {"type": "boolean"},
                 "created": {"type": "integer"},

@@ -263,6 +263,16 @@ def _int_field(value: Any, param: str) -> int:
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+def optional_email(
+    customer: Mapping[str, Any] | None, *, param: str = "customer.email"
+) -> str | None:
+    """An email the billing system may send with a payment: absent is fine, malformed is not."""
+    email = (customer or {}).get("email")
+    if email is None or (isinstance(email, str) and not email.strip()):
+        return None
+    return require_email(customer, param=param)
+
+
 def require_email(customer: Mapping[str, Any] | None, *, param: str = "customer.email") -> str:
     """The spec: "An email is necessary for the first transaction – for the token to be
     generated." (AMCI's rule, not Stripe's: Stripe never requires an email.)"""

@@ -111,14 +111,16 @@ class Relay:
 
     async def create_card_method(
         self, mode: Mode, key: ApiKey, idem: str, *, number: str, exp_month: int, exp_year: int,
-        cvc: str | None, holder: str | None,
+        cvc: str | None, holder: str | None, email: str | None = None,
     ) -> dict[str, Any]:
         card: dict[str, Any] = {"number": number, "exp_month": exp_month, "exp_year": exp_year}
         if cvc is not None:
             card["cvc"] = cvc
         params: dict[str, Any] = {"type": "card", "card": card}
-        if holder:
-            params["billing_details"] = {"name": holder}
+        # Where Stripe keeps who holds a card: billing_details (name, email).
+        billing = {k: v for k, v in (("name", holder), ("email", email)) if v}
+        if billing:
+            params["billing_details"] = billing
         return await self._call("POST /v1/payment_methods", mode, key, "post",
                                 "/v1/payment_methods", params, idem)
 

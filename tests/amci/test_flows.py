@@ -148,3 +148,35 @@ async def test_a_card_stripe_refuses_to_attach_leaves_no_customer_behind(stack: 
     assert resp.status == 200, listed
     assert listed["data"] == []
 
+
+
+async def test_card_payment_carries_the_customer_to_stripe(stack: Stack) -> None:
+    status, pay, _ = await stack.post("/v1/stripe/payments", {
+        "amount": "10.00", "currency": "USD", "card": stack.card(),
+        "customer": {"name": "John Doe", "email": "john@example.com", "reference": "cust-42"},
+        "metadata": {"plan": "gold"}})
+    assert status == 201, pay
+    assert (pay["customer_reference"], pay["metadata"]) == ("cust-42", {"plan": "gold"})
+
+    bearer = {"Authorization": f"Bearer {stack.KEY}"}
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{stack.testmode_url}/v1/payment_intents/{pay['id']}",
+                               headers=bearer) as resp:
+            pi = await resp.json()
+        assert pi["metadata"] == {"plan": "gold", "customer_reference": "cust-42"}
+        async with session.get(f"{stack.testmode_url}/v1/payment_methods/{pi['payment_method']}",
+                               headers=bearer) as resp:
+            pm = await resp.json()
+    assert (pm["billing_details"]["name"], pm["billing_details"]["email"]) == (
+        "John Doe", "john@example.com")
+
+
+async def test_a_malformed_customer_email_on_a_payment_is_refused_before_stripe(
+    stack: Stack,
+) -> None:
+    status, err, _ = await stack.post("/v1/stripe/payments", {
+        "amount": "10.00", "currency": "USD", "card": stack.card(),
+        "customer": {"email": "not-an-email"}})
+    assert status == 400, err
+    assert (err["error"]["code"], err["error"]["param"]) == ("email_invalid", "customer.email")
+    assert stack.upstream.calls == []
