@@ -3,10 +3,16 @@
 Everything with a lifetime (SQLite, the HTTP session to AMCI) is opened and closed in one
 ``cleanup_ctx`` generator. The network is injected: pass ``session`` to share one (it is then
 not closed here); AMCI's address comes from ``settings.amci_url``.
+
+The background reconciler (``reconciler.py``) is a second ``cleanup_ctx``, after the first: it
+starts once storage and AMCI are ready and is cancelled before they close. ``on_reconcile_pass``
+is called after every pass (tests synchronise on it instead of sleeping).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -22,6 +28,7 @@ from billing_client.errors import BillingError
 from billing_client.handlers import ROUTES, error_middleware
 from billing_client.logs import log
 from billing_client.metrics import Metrics
+from billing_client.reconciler import OnPass, run_reconciler
 from billing_client.service import Billing
 from billing_client.settings import Settings, SettingsError
 from billing_client.storage import Storage
@@ -34,6 +41,7 @@ def create_app(
     *,
     session: aiohttp.ClientSession | None = None,
     clock: Callable[[], float] = time.time,
+    on_reconcile_pass: OnPass | None = None,
 ) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=256 * 1024)
     app[keys.SETTINGS] = settings
@@ -80,5 +88,24 @@ def create_app(
                 await http.close()
             await storage.close()
 
+    async def reconciler_ctx(app: web.Application) -> AsyncIterator[None]:
+        interval = settings.reconcile_interval_seconds
+        if interval <= 0:
+            yield
+            return
+        task = asyncio.create_task(
+            run_reconciler(app[keys.BILLING], interval, on_pass=on_reconcile_pass),
+            name="billing-client-reconciler",
+        )
+        app[keys.RECONCILER] = task
+        log(logger, "reconciler_started", interval_seconds=interval)
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     app.cleanup_ctx.append(resources_ctx)
+    app.cleanup_ctx.append(reconciler_ctx)
     return app

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from billing_client.amci_client import AmciClient
@@ -16,5 +18,7 @@ STORAGE = web.AppKey("storage", Storage)
 AMCI = web.AppKey("amci", AmciClient)
 BILLING = web.AppKey("billing", Billing)
 OPENAPI = web.AppKey("openapi", bytes)
+# The background reconciler's task; absent when reconcile.interval_seconds is 0.
+RECONCILER: web.AppKey[asyncio.Task[None]] = web.AppKey("reconciler")
 
 REQUEST_ID = web.RequestKey("request_id", str)

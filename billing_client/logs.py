@@ -30,9 +30,16 @@ def scrub(text: str) -> str:
     return _PAN_RE.sub(lambda m: "•••• " + re.sub(r"\D", "", m[0])[-4:], text)
 
 
-def log(logger: logging.Logger, event: str, *, level: int = logging.INFO, **fields: Any) -> None:
+def log(
+    logger: logging.Logger,
+    event: str,
+    *,
+    level: int = logging.INFO,
+    exc_info: bool = False,
+    **fields: Any,
+) -> None:
     if logger.isEnabledFor(level):
-        logger.log(level, event, extra={FIELDS_ATTR: fields})
+        logger.log(level, event, exc_info=exc_info, extra={FIELDS_ATTR: fields})
 
 
 class JsonFormatter(logging.Formatter):

@@ -29,6 +29,14 @@ class Metrics:
             ["operation", "outcome"],
             registry=self.registry,
         )
+        self.reconciled = Counter(
+            "billing_client_reconciled_total",
+            "Pending transactions seen by the background reconciler, by outcome: completed, "
+            "still_pending (AMCI still unreachable), failed (refused or declined), needs_card "
+            "(one-off card: only the customer can retry; counted on every pass that sees it).",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.amci_latency = Histogram(
             "billing_client_amci_request_duration_seconds",
             "Latency of calls to AMCI by AMCI route template and outcome (ok, error, unavailable).",

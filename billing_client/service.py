@@ -5,9 +5,10 @@ record the outcome → return a JSON-ready view (or raise from ``errors``).
 
 Money-moving operations follow one rule so a timeout followed by a retry never charges twice:
 the transaction row, with its own AMCI ``Idempotency-Key``, is written *before* AMCI is called;
-every later attempt (a client retry with the same ``Idempotency-Key`` header, or
-``POST /api/transactions/{id}/retry``) resends the very same body under that same key, so AMCI
-(and Stripe behind it) replays the first result instead of charging again.
+every later attempt (a client retry with the same ``Idempotency-Key`` header,
+``POST /api/transactions/{id}/retry``, or the background reconciler's ``reconcile_pending``)
+resends the very same body under that same key, so AMCI (and Stripe behind it) replays the
+first result instead of charging again.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import time
 import uuid
@@ -42,6 +44,7 @@ from billing_client.errors import (
     PaymentRefused,
     invalid,
 )
+from billing_client.logs import log
 from billing_client.metrics import Metrics
 from billing_client.storage import DuplicateRequest, Row, Storage
 from billing_client.validation import (
@@ -55,6 +58,8 @@ from billing_client.validation import (
     parse_payment_system,
     require_object,
 )
+
+logger = logging.getLogger("billing_client")
 
 PENDING_MESSAGE = (
     "The payment system could not be reached, so this {operation} is pending: it has not been "
@@ -83,8 +88,41 @@ class Result:
     replayed: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class ReconcileReport:
+    """What one reconciliation pass did, as counts (never ids, keys or card data).
+
+    ``completed``/``failed``/``still_pending``: attempts sent to AMCI and their outcome (a
+    refusal or decline is final and counted as failed; AMCI still unreachable leaves the
+    transaction pending). ``needs_card``: pending one-off-card payments (or saved-card payments
+    whose card was deleted) that only the customer can retry, left alone. ``busy``: being
+    attempted by a request at that moment, left to it. ``errors``: could not be attempted at
+    all (logged one by one).
+    """
+
+    completed: int = 0
+    still_pending: int = 0
+    failed: int = 0
+    needs_card: int = 0
+    busy: int = 0
+    errors: int = 0
+
+    @property
+    def attempted(self) -> int:
+        return self.completed + self.still_pending + self.failed
+
+
+# ReconcileReport field → billing_client_reconciled_total{outcome} (bounded label values).
+RECONCILE_OUTCOMES = ("completed", "still_pending", "failed", "needs_card")
+
+
 def _new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(8)}"
+
+
+def _success_status(operation: str) -> int:
+    """The HTTP status of a transaction that went through (201 when something was created)."""
+    return 201 if operation in ("sale", "authorization", "refund") else 200
 
 
 class Billing:
@@ -749,7 +787,11 @@ class Billing:
             return await self._attempt(row, data.card, 201)
 
     async def _attempt(self, row: Row, one_off: Card | None, success_status: int) -> Result:
-        """Send a pending transaction to AMCI once (under its own key) and record the outcome."""
+        """Send a pending transaction to AMCI once (under its own key); answer with the outcome."""
+        return self._outcome(await self._send(row, one_off, success_status), success_status)
+
+    async def _send(self, row: Row, one_off: Card | None, success_status: int) -> Row:
+        """Send a pending transaction to AMCI once (under its own key), record and return it."""
         txn_id = row["id"]
         op = row["operation"]
         ps_row = await self._ps_row(row["payment_system_id"])
@@ -839,7 +881,7 @@ class Billing:
         await self._db.update("transactions", "id", txn_id, fields)
         row = await self._txn(txn_id)
         self._metrics.transactions.labels(operation=op, outcome=row["status"]).inc()
-        return self._outcome(row, success_status)
+        return row
 
     def _payment_fields(self, result: dict[str, Any], currency: str) -> Row:
         amci_status = str(result.get("status") or "")
@@ -1024,7 +1066,7 @@ class Billing:
                 raise invalid(extra[0], f"Received unknown parameter: {extra[0]}.")
             if body.get("card") is not None:
                 card = parse_card(body["card"])
-        success = 201 if row["operation"] in ("sale", "authorization", "refund") else 200
+        success = _success_status(row["operation"])
         if row["status"] != "pending":
             return self._outcome(row, success, replayed=True)
         return await self._retry_row(row, card, success)
@@ -1040,8 +1082,66 @@ class Billing:
                 )
             if self._vault.fingerprint({"card": card.number}) != row["card_fingerprint"]:
                 raise invalid("card", "This is not the card the pending payment was made with.")
+        done, attempted = await self._resend(row, card, success_status)
+        return self._outcome(done, success_status, replayed=not attempted)
+
+    async def _resend(self, row: Row, card: Card | None, success_status: int) -> tuple[Row, bool]:
+        """Attempt a pending transaction again, alone (a concurrent one gets IdempotencyInUse).
+
+        Returns the transaction as recorded and whether this call sent it (False: another
+        retry finished it meanwhile)."""
         async with self._exclusive(row["id"]):
             fresh = await self._txn(row["id"])  # another retry may have finished it meanwhile
             if fresh["status"] != "pending":
-                return self._outcome(fresh, success_status, replayed=True)
-            return await self._attempt(fresh, card, success_status)
+                return fresh, False
+            return await self._send(fresh, card, success_status), True
+
+    # == reconciliation =========================================================================
+
+    async def reconcile_pending(self, limit: int = 50) -> ReconcileReport:
+        """Retry up to ``limit`` pending transactions, oldest first, each exactly as
+        ``POST /api/transactions/{id}/retry`` would: under its own stored Idempotency-Key, so
+        AMCI (and Stripe behind it) replays a request that did go through instead of charging
+        again, and alone (one in flight per transaction).
+
+        Pending one-off-card sales and authorizations are never attempted: their card data was
+        not kept, so only the customer can retry them (counted as ``needs_card``). Captures,
+        refunds, voids and saved-card payments (token or full_card_except_cvv) are.
+        """
+        rows = await self._db.pending_transactions(limit)
+        counts = dict.fromkeys(("completed", "still_pending", "failed", "busy", "errors"), 0)
+        for row in rows:
+            counts[await self._reconcile_one(row)] += 1
+        report = ReconcileReport(needs_card=await self._db.count_pending_needing_card(), **counts)
+        for outcome in RECONCILE_OUTCOMES:
+            if n := getattr(report, outcome):
+                self._metrics.reconciled.labels(outcome=outcome).inc(n)
+        return report
+
+    async def _reconcile_one(self, row: Row) -> str:
+        """One pending transaction → the ``ReconcileReport`` field it counts under."""
+        op = row["operation"]  # never a one-off-card payment: the storage query leaves them out
+        try:
+            done, attempted = await self._resend(row, None, _success_status(op))
+        except IdempotencyInUse:
+            return "busy"  # a request is sending it right now and will record the outcome
+        except Exception as exc:
+            # One transaction that cannot be sent (its saved card deleted meanwhile, its payment
+            # system gone, …) must not hold up the others; it stays pending and is logged.
+            log(
+                logger,
+                "reconcile_transaction_error",
+                level=logging.ERROR,
+                transaction=row["id"],
+                operation=op,
+                error=exc.code if isinstance(exc, BillingError) else type(exc).__name__,
+                exc_info=not isinstance(exc, BillingError),
+            )
+            return "errors"
+        if not attempted:
+            return "busy"  # finished by a request between the query and the lock
+        if done["status"] == "pending":
+            return "still_pending"
+        if done["status"] in ("failed", "refused"):
+            return "failed"
+        return "completed"

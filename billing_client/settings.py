@@ -11,6 +11,7 @@ YAML shape::
     server:  {host: 127.0.0.1, port: 8090}
     amci:    {url: http://127.0.0.1:8080, timeout_seconds: 10}
     storage: {db_path: var/billing_client.sqlite3}
+    reconcile: {interval_seconds: 30}   # 0 disables the background retry of pending transactions
     crypto:  {encryption_key: <Fernet key>}
     log_level: INFO
     demo:    # optional: a payment system created at start-up if none has this name
@@ -54,6 +55,7 @@ class Settings:
     amci_url: str = "http://127.0.0.1:8080"
     amci_timeout_seconds: float = 10.0
     db_path: str = "var/billing_client.sqlite3"
+    reconcile_interval_seconds: float = 30.0
     log_level: str = "INFO"
     demo: DemoSettings | None = None
 
@@ -65,6 +67,10 @@ class Settings:
             raise SettingsError(f"amci.url: {self.amci_url!r} is not an http(s) URL")
         if self.amci_timeout_seconds <= 0:
             raise SettingsError("amci.timeout_seconds: must be > 0")
+        if not (0 <= self.reconcile_interval_seconds < float("inf")):  # also refuses NaN
+            raise SettingsError(
+                "reconcile.interval_seconds: must be a finite number >= 0 (0 disables it)"
+            )
         try:
             Vault(self.encryption_key)
         except CryptoError as exc:
@@ -135,12 +141,13 @@ def _number(section: Mapping[str, Any], key: str, where: str, default: float) ->
 
 
 def from_mapping(raw: Mapping[str, Any]) -> Settings:
-    known = {"server", "amci", "storage", "crypto", "log_level", "demo"}
+    known = {"server", "amci", "storage", "reconcile", "crypto", "log_level", "demo"}
     for name in raw:
         if name not in known:
             raise SettingsError(f"{name}: unknown setting (known: {', '.join(sorted(known))})")
     server, amci = _section(raw, "server"), _section(raw, "amci")
     storage, crypto = _section(raw, "storage"), _section(raw, "crypto")
+    reconcile = _section(raw, "reconcile")
     port: Any = server.get("port", 8090)
     if isinstance(port, bool) or not isinstance(port, int):
         raise SettingsError("server.port: must be an integer")
@@ -171,6 +178,9 @@ def from_mapping(raw: Mapping[str, Any]) -> Settings:
         amci_url=_str(amci, "url", "amci.url", "http://127.0.0.1:8080"),
         amci_timeout_seconds=_number(amci, "timeout_seconds", "amci.timeout_seconds", 10.0),
         db_path=_str(storage, "db_path", "storage.db_path", "var/billing_client.sqlite3"),
+        reconcile_interval_seconds=_number(
+            reconcile, "interval_seconds", "reconcile.interval_seconds", 30.0
+        ),
         log_level=_str(raw, "log_level", "log_level", "INFO").upper(),
         demo=demo,
     )

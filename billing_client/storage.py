@@ -108,7 +108,18 @@ CREATE UNIQUE INDEX IF NOT EXISTS transactions_request
 CREATE INDEX IF NOT EXISTS transactions_customer ON transactions(customer_id, created);
 CREATE INDEX IF NOT EXISTS transactions_parent ON transactions(parent_id);
 CREATE INDEX IF NOT EXISTS transactions_status ON transactions(status);
+-- The reconciler's queue: only pending rows, oldest first (partial, so it stays tiny).
+CREATE INDEX IF NOT EXISTS transactions_pending ON transactions(created) WHERE status = 'pending';
 """
+
+# A pending payment only the customer can retry: a one-off card (never kept), or a saved
+# full_card_except_cvv card deleted since (its number is gone). Token payments keep their token.
+_NEEDS_CARD = """
+    t.operation IN ('sale', 'authorization') AND (
+        t.card_source IS 'one_off'
+        OR EXISTS (SELECT 1 FROM cards c
+                   WHERE c.id = t.card_id AND c.storage = 'encrypted' AND c.sealed IS NULL)
+    )"""
 
 _TABLES = {"payment_systems", "currencies", "customers", "cards", "transactions"}
 
@@ -284,3 +295,23 @@ class Storage:
         return await self.fetch_all(
             "SELECT * FROM transactions WHERE parent_id = ? ORDER BY created, rowid", (parent_id,)
         )
+
+    async def pending_transactions(self, limit: int) -> list[Row]:
+        """Pending transactions the billing client can retry by itself, oldest first.
+
+        INDEXED BY pins the partial index (only pending rows, already in ``created`` order):
+        without statistics SQLite would pick ``transactions_status`` and sort in a temp b-tree,
+        and if the index were ever missing the query fails loudly instead of scanning."""
+        return await self.fetch_all(
+            "SELECT t.* FROM transactions t INDEXED BY transactions_pending "  # noqa: S608 - ours
+            f"WHERE t.status = 'pending' AND NOT ({_NEEDS_CARD}) "
+            "ORDER BY t.created, t.rowid LIMIT ?",
+            (limit,),
+        )
+
+    async def count_pending_needing_card(self) -> int:
+        found = await self.fetch_one(
+            "SELECT COUNT(*) AS n FROM transactions t INDEXED BY transactions_pending "  # noqa: S608
+            f"WHERE t.status = 'pending' AND {_NEEDS_CARD}"
+        )
+        return int(found["n"]) if found else 0

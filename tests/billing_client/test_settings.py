@@ -20,6 +20,7 @@ def test_shipped_config_loads_with_a_marked_demo() -> None:
     assert s.demo is not None
     assert str(s.demo.payment_system["password"]).startswith("sk_test_")
     assert s.demo.currencies == {"USD": "0.5"}
+    assert s.reconcile_interval_seconds == 30.0
 
 
 def test_env_overrides(tmp_path: Path) -> None:
@@ -32,10 +33,12 @@ def test_env_overrides(tmp_path: Path) -> None:
             "BILLING_CLIENT_AMCI__URL": "http://amci:8080",
             "BILLING_CLIENT_CRYPTO__ENCRYPTION_KEY": FERNET,
             "BILLING_CLIENT_STORAGE__DB_PATH": ":memory:",
+            "BILLING_CLIENT_RECONCILE__INTERVAL_SECONDS": "0",
             "OTHER": "ignored",
         },
     )
     assert (s.port, s.amci_url, s.db_path) == (9999, "http://amci:8080", ":memory:")
+    assert s.reconcile_interval_seconds == 0.0  # 0: the background reconciler is off
     assert s.encryption_key.reveal() == FERNET
     assert FERNET not in repr(s)
 
@@ -51,6 +54,18 @@ def test_env_overrides(tmp_path: Path) -> None:
         (
             f"crypto: {{encryption_key: '{FERNET}'}}\namci: {{timeout_seconds: 0}}\n",
             "amci.timeout_seconds",
+        ),
+        (
+            f"crypto: {{encryption_key: '{FERNET}'}}\nreconcile: {{interval_seconds: -1}}\n",
+            "reconcile.interval_seconds",
+        ),
+        (
+            f"crypto: {{encryption_key: '{FERNET}'}}\nreconcile: {{interval_seconds: soon}}\n",
+            "reconcile.interval_seconds",
+        ),
+        (
+            f"crypto: {{encryption_key: '{FERNET}'}}\nreconcile: {{interval_seconds: .nan}}\n",
+            "reconcile.interval_seconds",
         ),
         (f"crypto: {{encryption_key: '{FERNET}'}}\nfoo: 1\n", "foo"),
         (
@@ -70,3 +85,13 @@ def test_errors_name_the_key(tmp_path: Path, yaml_text: str, key: str) -> None:
 def test_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="cannot read"):
         load_settings(tmp_path / "nope.yaml", {})
+
+
+def test_reconcile_interval_defaults_and_reads_from_the_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"crypto: {{encryption_key: '{FERNET}'}}\n")
+    assert load_settings(cfg, {}).reconcile_interval_seconds == 30.0
+    cfg.write_text(
+        f"crypto: {{encryption_key: '{FERNET}'}}\nreconcile: {{interval_seconds: 2.5}}\n"
+    )
+    assert load_settings(cfg, {}).reconcile_interval_seconds == 2.5

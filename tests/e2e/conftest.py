@@ -222,6 +222,9 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         f"crypto: {{encryption_key: '{fernet_key()}'}}\n"
         f"storage: {{db_path: '{tmp_path / 'bc.sqlite3'}'}}\n"
         "amci: {timeout_seconds: 5}\n"
+        # The walkthrough retries pending transactions itself, deterministically: no background
+        # reconciler passes racing it (tests/billing_client/test_reconcile.py covers those).
+        "reconcile: {interval_seconds: 0}\n"
     )
     bc = Service(
         "billing-client",
