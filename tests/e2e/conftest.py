@@ -166,6 +166,22 @@ class Stack:
         )
 
 
+def amci_service(port: int, log_path: Path, env: dict[str, str]) -> Service:
+    """``amci serve`` with the shipped config, as a user starts it; ``env`` moves its files."""
+    argv = [sys.executable, "-m", "amci", "serve", "--config", "config/amci.yaml",
+            "--host", "127.0.0.1", "--port", str(port)]
+    return Service("amci", argv, port, log_path, env=env)
+
+
+def billing_client_service(
+    port: int, amci_port: int, config: str, log_path: Path, env: dict[str, str] | None = None
+) -> Service:
+    """``billing_client serve`` with ``config``, pointed at the AMCI on ``amci_port``."""
+    argv = [sys.executable, "-m", "billing_client", "serve", "--config", config,
+            "--host", "127.0.0.1", "--port", str(port), "--amci", f"http://127.0.0.1:{amci_port}"]
+    return Service("billing-client", argv, port, log_path, env=env or {})
+
+
 def fernet_key() -> str:
     from cryptography.fernet import Fernet
 
@@ -195,23 +211,10 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         tm_port,
         tmp_path / "testmode.log",
     )
-    amci = Service(
-        "amci",
-        [
-            sys.executable,
-            "-m",
-            "amci",
-            "serve",
-            "--config",
-            "config/amci.yaml",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(amci_port),
-        ],
+    amci = amci_service(
         amci_port,
         tmp_path / "amci.log",
-        env={
+        {
             "AMCI_STORE__DB_PATH": str(tmp_path / "amci.sqlite3"),
             "AMCI_UPSTREAM__TEST_API_BASE": f"http://127.0.0.1:{tm_port}",
             "AMCI_RATE_LIMIT__ENABLED": "false",
@@ -226,25 +229,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         # reconciler passes racing it (tests/billing_client/test_reconcile.py covers those).
         "reconcile: {interval_seconds: 0}\n"
     )
-    bc = Service(
-        "billing-client",
-        [
-            sys.executable,
-            "-m",
-            "billing_client",
-            "serve",
-            "--config",
-            str(config),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(bc_port),
-            "--amci",
-            f"http://127.0.0.1:{amci_port}",
-        ],
-        bc_port,
-        tmp_path / "billing_client.log",
-    )
+    bc = billing_client_service(bc_port, amci_port, str(config), tmp_path / "billing_client.log")
     services = [testmode, amci, bc]
     try:
         for s in services:

@@ -10,7 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import LOGIN, ROOT, STRIPE_KEY, Service, Stack, call, free_port
+from .conftest import (
+    LOGIN,
+    ROOT,
+    STRIPE_KEY,
+    Stack,
+    amci_service,
+    billing_client_service,
+    call,
+    free_port,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -180,42 +189,20 @@ def test_shipped_configs_take_a_demo_payment(tmp_path: Path) -> None:
     """`make run`'s pairing: AMCI with its embedded test mode and the billing client with the
     shipped configs (only ports and files moved to temp), the demo payment system ready."""
     amci_port, bc_port = free_port(), free_port()
-    amci = Service(
-        "amci",
-        [
-            sys.executable,
-            "-m",
-            "amci",
-            "serve",
-            "--config",
-            "config/amci.yaml",
-            "--port",
-            str(amci_port),
-        ],
+    amci = amci_service(
         amci_port,
         tmp_path / "amci.log",
-        env={
+        {
             "AMCI_STORE__DB_PATH": str(tmp_path / "amci.sqlite3"),
             "AMCI_TESTMODE__DB_PATH": str(tmp_path / "testmode.sqlite3"),
         },
     )
-    bc = Service(
-        "billing-client",
-        [
-            sys.executable,
-            "-m",
-            "billing_client",
-            "serve",
-            "--config",
-            "config/billing_client.yaml",
-            "--port",
-            str(bc_port),
-            "--amci",
-            f"http://127.0.0.1:{amci_port}",
-        ],
+    bc = billing_client_service(
         bc_port,
+        amci_port,
+        "config/billing_client.yaml",
         tmp_path / "bc.log",
-        env={"BILLING_CLIENT_STORAGE__DB_PATH": str(tmp_path / "bc.sqlite3")},
+        {"BILLING_CLIENT_STORAGE__DB_PATH": str(tmp_path / "bc.sqlite3")},
     )
     try:
         amci.start()
