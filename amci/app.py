@@ -23,7 +23,7 @@ import aiohttp
 from aiohttp import web
 
 from amci import auth, handlers, keys, logs, money
-from amci.errors import AmciError, CardInvalid, PolicyRefusal
+from amci.errors import AmciError, CardInvalid, PolicyRefusal, parameter_invalid
 from amci.limiter import Limiter
 from amci.logs import log
 from amci.metrics import Metrics, create_metrics
@@ -188,6 +188,10 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
     error: AmciError | None = None
     try:
         if request.path.startswith("/v1/") and resource is not None:
+            if len(incoming) > 64 or not (incoming.isascii() and incoming.isprintable()):
+                raise parameter_invalid(
+                    "X-Request-Id", "X-Request-Id must be at most 64 printable ASCII characters."
+                )
             request[keys.PRINCIPAL] = auth.authenticate(
                 request.headers.get("Authorization"), app[keys.SETTINGS].subscriptions
             )
