@@ -183,9 +183,13 @@ def document() -> dict[str, Any]:
                     refs[(route.response, "serialization")], route.ok_description
                 )
             else:
+                media: dict[str, Any] = (
+                    {"schema": {"type": "object"}} if route.ok_content == "application/json"
+                    else {}
+                )
                 responses[str(route.ok)] = {
                     "description": route.ok_description,
-                    "content": {route.ok_content: {}},
+                    "content": {route.ok_content: media},
                 }
         for status, text in route.errors.items():
             responses[str(status)] = (
