@@ -33,7 +33,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from amci.errors import InvalidRequest
+from amci.errors import InvalidRequest, parameter_missing
 
 MAX_BODY = 64 * 1024
 MAX_DEPTH = 32  # AMCI's bodies nest three levels deep; anything past 32 is not a request
@@ -406,9 +406,7 @@ def _refusal(err: ErrorDetails) -> InvalidRequest:
             "parameter_unknown", f"Received unknown parameter: {param}", param=param
         )
     if kind == "missing":
-        return InvalidRequest(
-            "parameter_missing", f"Missing required param: {param}.", param=param
-        )
+        return parameter_missing(param)
     message = err["msg"].removeprefix("Value error, ")
     if kind == "string_pattern_mismatch" and param.split(".")[-1] == "amount":
         message = "Amount must be a decimal string of ASCII digits such as \"10.00\"."
