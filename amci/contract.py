@@ -1,5 +1,5 @@
 """AMCI's HTTP contract, written once: typed request and response models (pydantic v2) from which
-both the request validation and the served OpenAPI 3.1 document (``amci.openapi_doc``) come.
+both the request validation and the served OpenAPI 3.1 document (``amci.openapi``) come.
 
 The human form is docs/amci-api.md. Pure: no aiohttp, no stripe, no I/O.
 
@@ -8,7 +8,9 @@ body's size and nesting depth (Python's ``json`` recurses once per level: 60,000
 exhaust the stack) and refuses integers longer than any field takes; after parsing it refuses
 strings that are not valid Unicode (lone surrogates from ``\\ud800`` escapes, which the Stripe SDK
 cannot encode); then the model checks fields, types, lengths and enums, and refuses unknown
-fields as Stripe does (``parameter_unknown``, docs.stripe.com/error-codes#parameter-unknown).
+fields as Stripe does since 2011 ("raises exceptions on unrecognized parameters ... instead of
+silently allowing and ignoring them", docs.stripe.com/changelog/2011-06-21/exceptions-unrecognized-
+api-parameters; code ``parameter_unknown``, docs.stripe.com/error-codes).
 Every refusal is an ``InvalidRequest`` (400) naming the field, dotted: ``card.number``,
 ``metadata.k``, ``enabled_brands[1]``. Stripe's own rules on the values (currencies, amounts,
 card data, brands) are ``amci.policy``'s.
@@ -411,7 +413,9 @@ def _refusal(err: ErrorDetails) -> InvalidRequest:
     param = _param(err["loc"])
     kind = err["type"]
     if kind == "extra_forbidden":
-        # Stripe: "Received unknown parameter: foo" (code parameter_unknown).
+        # Stripe's wording: "Received unknown parameter: foo" (quoted in stripe-python's v4.0.1
+        # release notes); AMCI names nested fields dotted (card.nubmer) where Stripe writes
+        # card[nubmer].
         return InvalidRequest(
             "parameter_unknown", f"Received unknown parameter: {param}", param=param
         )
