@@ -166,7 +166,7 @@ class SaveCardRequest(Strict):
 
 
 class PaymentRequest(Strict):
-    """Exactly one of ``token`` or ``card``."""
+    """Pay with exactly one of token (a saved card) or card (full card data)."""
 
     amount: Money
     currency: Annotated[Text16, Field(description="ISO 4217 code, any case (\"USD\").")]
