@@ -145,8 +145,32 @@ TEST_CARDS: tuple[TestCard, ...] = (
 
 BY_NUMBER = MappingProxyType({c.number: c for c in TEST_CARDS})
 BY_ALIAS = MappingProxyType({c.alias: c for c in TEST_CARDS if c.alias})
-# Stripe also documents these shorter aliases.
-EXTRA_ALIASES = MappingProxyType({"us": "4242424242424242"})
+# Older names public integrations still send (docs.stripe.com/testing lists the current ones;
+# these come from earlier versions of that page and from Stripe's own sample code). They resolve to
+# the same card as the current name. UNVERIFIED where noted: documented only as a token, or only
+# by the decline they produce, not by number.
+EXTRA_ALIASES = MappingProxyType({
+    "us": "4242424242424242",
+    # Declines without the brand prefix (tok_chargeDeclined… in the token table).
+    "chargeDeclined": "4000000000000002",
+    "chargeDeclinedInsufficientFunds": "4000000000009995",
+    "chargeDeclinedLostCard": "4000000000009987",
+    "chargeDeclinedStolenCard": "4000000000009979",
+    "chargeDeclinedVelocityLimitExceeded": "4000000000006975",
+    # UNVERIFIED: the "fraudulent" decline card was the one Radar always blocks.
+    "chargeDeclinedFraudulent": "4100000000000019",
+    "visa_chargeDeclinedFraudulent": "4100000000000019",
+    # Brand-prefixed forms of the unprefixed current names (UNVERIFIED: token-table only).
+    "visa_chargeDeclinedExpiredCard": "4000000000000069",
+    "visa_chargeDeclinedIncorrectCvc": "4000000000000127",
+    "visa_chargeDeclinedProcessingError": "4000000000000119",
+    "visa_chargeCustomerFail": "4000000000000341",
+    # Check failures: "CVC check fails" and "postal code check fails".
+    "cvcCheckFail": "4000000000000101",
+    "avsZipFail": "4000000000000036",
+    # 3D Secure 2 under its older name (UNVERIFIED).
+    "threeDSecureRequired": "4000000000003220",
+})
 
 
 def card_for_alias(ident: str) -> TestCard | None:
