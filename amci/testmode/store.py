@@ -7,7 +7,7 @@ disk, not in RAM (SQLite's page cache is bounded). Each API mutation runs in one
 (``begin``/``commit``), including its idempotent result.
 
 The store is synchronous on purpose: each call is tens of microseconds, the event loop runs one
-request's engine step at a time, so a mutation is never interleaved with another.
+request's resource function at a time, so a mutation is never interleaved with another.
 WAL with ``synchronous=NORMAL`` survives process crashes; a power loss may drop the last commits.
 """
 

@@ -1,0 +1,83 @@
+"""Refunds of captured charges, in full or in part (docs.stripe.com/refunds)."""
+
+from __future__ import annotations
+
+from amci import money
+from amci.testmode.amounts import fmt
+from amci.testmode.auth import Account
+from amci.testmode.errors import InvalidRequestError
+from amci.testmode.resources.common import RETRIEVE, expand, list_objects, load
+from amci.testmode.resources.context import Context, Json, Params, merge_metadata
+from amci.testmode.wire import EXPAND, LIST_PARAMS, Enum, Int, Metadata, Str, check, new_id
+
+CREATE = {"charge": Str(255), "payment_intent": Str(255), "amount": Int(),
+          "reason": Enum(("duplicate", "fraudulent", "requested_by_customer")),
+          "metadata": Metadata(), "expand": EXPAND, "instructions_email": Str(512)}
+
+
+def create(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
+    p = check(raw, CREATE)
+    if p.get("charge") and p.get("payment_intent"):
+        raise InvalidRequestError(
+            "You may only specify one of these parameters: charge, payment_intent.",
+            code="parameters_exclusive", param="payment_intent")
+    if p.get("payment_intent"):
+        pi = load(ctx, acct, p["payment_intent"], "payment_intent", param="payment_intent")
+        if pi.data["status"] != "succeeded" or not pi.data["latest_charge"]:
+            raise InvalidRequestError(
+                f"This PaymentIntent ({pi.id}) does not have a successful charge to refund.",
+                param="payment_intent")
+        ch = load(ctx, acct, pi.data["latest_charge"], "charge")
+    elif p.get("charge"):
+        ch = load(ctx, acct, p["charge"], "charge", param="charge")
+    else:
+        raise InvalidRequestError(
+            "One of the following params should be provided for this request: charge or"
+            " payment_intent.", code="parameter_missing", param="charge")
+    charge = ch.data
+    if charge["status"] != "succeeded" or not charge["captured"]:
+        raise InvalidRequestError(
+            f"Charge {charge['id']} has not been captured; cancel its PaymentIntent to"
+            " release the authorization instead.", param="charge")
+    remaining = charge["amount_captured"] - charge["amount_refunded"]
+    cur = money.currency(charge["currency"])
+    if remaining <= 0:
+        raise InvalidRequestError(f"Charge {charge['id']} has already been refunded.",
+                                  code="charge_already_refunded")
+    amount = p.get("amount")
+    if amount is None:
+        amount = remaining
+    ctx.policy.check_shape(amount, cur)
+    if amount > remaining:
+        raise InvalidRequestError(
+            f"Refund amount ({fmt(amount, cur)}) is greater than unrefunded amount on charge"
+            f" ({fmt(remaining, cur)})", param="amount")
+    refund: Json = {
+        "id": new_id("re"), "object": "refund", "amount": amount,
+        "balance_transaction": None, "charge": charge["id"], "created": ctx.clock.now(),
+        "currency": charge["currency"],
+        "destination_details": {"card": {"reference_status": "pending",
+                                         "reference_type": "acquirer_reference_number",
+                                         "type": "refund"}, "type": "card"},
+        "metadata": merge_metadata({}, p.get("metadata")),
+        "payment_intent": charge["payment_intent"], "reason": p.get("reason"),
+        "receipt_number": None, "source_transfer_reversal": None, "status": "succeeded",
+        "transfer_reversal": None,
+    }
+    ctx.store.insert(acct.id, "refund", refund, f1=charge["id"], f2=charge["payment_intent"])
+    charge["amount_refunded"] += amount
+    charge["refunded"] = charge["amount_refunded"] >= charge["amount_captured"]
+    ctx.store.update(acct.id, charge, ch.internal, f1=charge["customer"],
+                     f2=charge["payment_intent"])
+    return expand(ctx, acct, refund, p.get("expand"))
+
+
+def retrieve(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
+    p = check(raw, RETRIEVE)
+    return expand(ctx, acct, load(ctx, acct, ids["id"], "refund").data, p.get("expand"))
+
+
+def list_(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
+    p = check(raw, {**LIST_PARAMS, "charge": Str(255), "payment_intent": Str(255)})
+    return list_objects(ctx, acct, "refund", p, "/v1/refunds", f1=p.get("charge"),
+                        f2=p.get("payment_intent"))
