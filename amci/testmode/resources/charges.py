@@ -28,12 +28,24 @@ def new(pi: Json, pm: Json, now: int) -> Json:
             "exp_month": card["exp_month"], "exp_year": card["exp_year"],
             "fingerprint": card["fingerprint"], "funding": card["funding"],
             "last4": card["last4"], "network": card["brand"], "three_d_secure": None,
-            "wallet": None}, "type": "card"},
-        "receipt_email": pi["receipt_email"], "receipt_url": None, "refunded": False,
-        "review": None, "shipping": None, "source_transfer": None,
-        "statement_descriptor": pi["statement_descriptor"],
+            "wallet": None, "authorization_code": None, "installments": None,
+            "mandate": None, "network_token": {"used": False},
+            "network_transaction_id": None, "regulated_status": card.get("regulated_status"),
+            "transaction_link_id": None,
+            # Card features not simulated here, in the state Stripe reports for a card that
+            # does not offer them (docs.stripe.com/payments/extended-authorization,
+            # /incremental-authorization, /multicapture, /overcapture).
+            "extended_authorization": {"status": "disabled"},
+            "incremental_authorization": {"status": "unavailable"},
+            "multicapture": {"status": "unavailable"},
+            "overcapture": {"maximum_amount_capturable": pi["amount"],
+                            "status": "unavailable"}}, "type": "card"},
+        "receipt_email": pi["receipt_email"], "receipt_number": None, "receipt_url": None,
+        "refunded": False, "review": None, "shipping": pi.get("shipping"), "source": None,
+        "source_transfer": None, "statement_descriptor": pi["statement_descriptor"],
         "statement_descriptor_suffix": pi["statement_descriptor_suffix"],
-        "status": "succeeded",
+        "status": "succeeded", "transfer_data": None,
+        "transfer_group": pi.get("transfer_group"),
     }
 
 

@@ -133,6 +133,10 @@ def create(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
         "statement_descriptor": p.get("statement_descriptor"),
         "statement_descriptor_suffix": p.get("statement_descriptor_suffix"),
         "status": "requires_payment_method", "transfer_data": None, "transfer_group": None,
+        # Returned by default in current API versions (null unless used): Accounts v2
+        # customers, excluded payment method types, Managed Payments.
+        "customer_account": None, "excluded_payment_method_types": None,
+        "managed_payments": None,
     }
     internal: Json = {}
     pm_row = None

@@ -87,7 +87,8 @@ def _new(ctx: Context, acct: Account, card: cards.TestCard, *, exp_month: int, e
             "regulated_status": "unregulated",
             "three_d_secure_usage": {"supported": True}, "wallet": None,
         },
-        "created": ctx.clock.now(), "customer": None, "livemode": False,
+        "created": ctx.clock.now(), "customer": None, "customer_account": None,
+        "livemode": False,
         "metadata": merge_metadata({}, metadata), "type": "card",
     }
     o = card.outcome

@@ -55,7 +55,8 @@ def create(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
     refund: Json = {
         "id": new_id("re"), "object": "refund", "amount": amount,
         "balance_transaction": None, "charge": charge["id"], "created": ctx.clock.now(),
-        "currency": charge["currency"],
+        "currency": charge["currency"], "customer": charge["customer"],
+        "customer_account": None, "payment_method": charge["payment_method"],
         "destination_details": {"card": {"reference_status": "pending",
                                          "reference_type": "acquirer_reference_number",
                                          "type": "refund"}, "type": "card"},

@@ -40,7 +40,8 @@ NOT_DEFAULT = {"charge": {"refunds"}}
 # Containers keyed by payment-method type: only ``card`` (and the type-independent fields) kept.
 BY_TYPE = {"payment_method", "payment_method_details", "payment_intent_payment_method_options",
            "setup_intent_payment_method_options", "setup_attempt_payment_method_details",
-           "payment_intent_next_action", "setup_intent_next_action", "mandate_payment_method_details"}
+           "payment_intent_next_action", "setup_intent_next_action",
+           "mandate_payment_method_details"}
 KEEP_IN_BY_TYPE = {"card", "type", "billing_details", "customer", "metadata", "id", "object",
                    "created", "livemode", "allow_redisplay", "radar_options", "redirect_to_url",
                    "use_stripe_sdk"}
@@ -51,7 +52,8 @@ CUT = {"source", "account", "application", "application_fee", "transfer", "revie
        "payment_method_configuration_details", "subscription", "tax_id", "invoice_item",
        "coupon", "promotion_code", "transfer_reversal", "refund_destination_details",
        "deleted_account", "setup_attempt_payment_method_details_card_present",
-       "charge_transfer_data", "payment_intent_processing", "linked_account_options_us_bank_account"}
+       "charge_transfer_data", "payment_intent_processing",
+       "linked_account_options_us_bank_account"}
 
 
 def convert(node: Any, keep: set[str], todo: list[str], parent: str | None = None) -> Any:
@@ -115,8 +117,8 @@ def build(spec: dict[str, Any], fixtures: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(spec_path: str, fixtures_path: str) -> None:
-    spec = yaml.load(Path(spec_path).read_text(), Loader=getattr(yaml, "CSafeLoader",
-                                                                   yaml.SafeLoader))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # both safe; C is 10x faster
+    spec = yaml.load(Path(spec_path).read_text(), Loader=loader)  # noqa: S506
     fixtures = json.loads(Path(fixtures_path).read_text())["resources"]
     out = {
         "source": {
