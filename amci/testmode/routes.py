@@ -19,6 +19,10 @@ Endpoint = Callable[[Context, Account, Params, Params], Json]
 ROUTES: tuple[tuple[str, str, Endpoint], ...] = (
     ("POST", "/v1/customers", customers.create),
     ("GET", "/v1/customers", customers.list_),
+    # Search paths before the {id} routes they would otherwise match.
+    ("GET", "/v1/customers/search", customers.search),
+    ("GET", "/v1/payment_intents/search", payment_intents.search),
+    ("GET", "/v1/charges/search", charges.search),
     ("GET", "/v1/customers/{id}", customers.retrieve),
     ("POST", "/v1/customers/{id}", customers.update),
     ("DELETE", "/v1/customers/{id}", customers.delete),

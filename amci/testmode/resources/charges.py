@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from amci.testmode.auth import Account
-from amci.testmode.resources.common import RETRIEVE, expand, list_objects, load
+from amci.testmode.resources.common import (
+    RETRIEVE,
+    expand,
+    list_objects,
+    load,
+    search_objects,
+)
 from amci.testmode.resources.context import Context, Json, Params
-from amci.testmode.wire import LIST_PARAMS, Str, check, new_id
+from amci.testmode.wire import DATED_LIST_PARAMS, Str, check, new_id
 
 
 def new(pi: Json, pm: Json, now: int) -> Json:
@@ -55,6 +61,12 @@ def retrieve(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
 
 
 def list_(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
-    p = check(raw, {**LIST_PARAMS, "customer": Str(255), "payment_intent": Str(255)})
+    p = check(raw, {**DATED_LIST_PARAMS, "customer": Str(255), "payment_intent": Str(255),
+                    "transfer_group": Str(5000)})
+    equal = {"transfer_group": p["transfer_group"]} if p.get("transfer_group") else None
     return list_objects(ctx, acct, "charge", p, "/v1/charges", f1=p.get("customer"),
-                        f2=p.get("payment_intent"))
+                        f2=p.get("payment_intent"), equal=equal)
+
+
+def search(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
+    return search_objects(ctx, acct, "charge", "charges", raw)

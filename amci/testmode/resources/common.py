@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
+from amci.testmode import search
 from amci.testmode.auth import Account
 from amci.testmode.errors import InvalidRequestError, ResourceMissing
 from amci.testmode.resources.authorizations import expire_authorization
 from amci.testmode.resources.context import Context, Json, Params
 from amci.testmode.store import Row
-from amci.testmode.wire import EXPAND, Obj, Str
+from amci.testmode.wire import EXPAND, Int, Obj, Str, check, require
 
 ADDRESS = Obj({k: Str(200) for k in ("city", "country", "line1", "line2", "postal_code", "state")})
 RETRIEVE = {"expand": EXPAND, "client_secret": Str(255)}
@@ -53,7 +56,7 @@ def expand(ctx: Context, acct: Account, obj: Json, paths: list[str] | None) -> J
 
 def _expand(ctx: Context, acct: Account, node: Json, parts: list[str], path: str) -> None:
     key, rest = parts[0], parts[1:]
-    if node.get("object") == "list" and key == "data":
+    if node.get("object") in ("list", "search_result") and key == "data":
         for item in node["data"]:
             if rest:
                 _expand(ctx, acct, item, rest, path)
@@ -72,16 +75,10 @@ def _expand(ctx: Context, acct: Account, node: Json, parts: list[str], path: str
 
 
 def list_objects(ctx: Context, acct: Account, kind: str, params: Params, url: str,
-                 f1: str | None = None, f2: str | None = None) -> Json:
+                 f1: str | None = None, f2: str | None = None,
+                 equal: Mapping[str, str] | None = None) -> Json:
     """One page of a list endpoint, newest first, with Stripe's cursor parameters."""
-    limit = params.get("limit")
-    if limit is None:
-        limit = 10
-    if not 1 <= limit <= 100:
-        raise InvalidRequestError(
-            "This value must be greater than or equal to 1 and less than or equal to 100.",
-            param="limit",
-        )
+    limit = _limit(params)
     before = after = None
     if params.get("starting_after"):
         before = ctx.store.seq_of(acct.id, params["starting_after"], kind)
@@ -94,7 +91,8 @@ def list_objects(ctx: Context, acct: Account, kind: str, params: Params, url: st
             raise ResourceMissing(MISSING_NAME[kind], params["ending_before"],
                                   param="ending_before")
     rows, more = ctx.store.page(acct.id, kind, f1=f1, f2=f2, limit=limit,
-                                before_seq=before, after_seq=after)
+                                before_seq=before, after_seq=after,
+                                created=params.get("created"), equal=equal)
     data = []
     for row in rows:
         if kind == "payment_intent":
@@ -103,3 +101,56 @@ def list_objects(ctx: Context, acct: Account, kind: str, params: Params, url: st
             data.append(row.data)
     result = {"object": "list", "data": data, "has_more": more, "url": url}
     return expand(ctx, acct, result, params.get("expand"))
+
+
+def _limit(params: Params) -> int:
+    limit = params.get("limit")
+    if limit is None:
+        return 10
+    if not 1 <= limit <= 100:
+        raise InvalidRequestError(
+            "This value must be greater than or equal to 1 and less than or equal to 100.",
+            param="limit",
+        )
+    return int(limit)
+
+
+SEARCH = {"query": Str(), "limit": Int(), "page": Str(), "expand": EXPAND}
+
+
+def search_objects(ctx: Context, acct: Account, kind: str, resource: str, raw: Params) -> Json:
+    """``GET /v1/<resource>/search``: Stripe's search query over this account's objects, newest
+    first, paged by the opaque ``page`` cursor (docs.stripe.com/search, api/pagination/search).
+    Unlike Stripe's index (which may lag by up to a minute) the results are current."""
+    p = check(raw, SEARCH)
+    query = search.parse(require(p, "query"), resource)
+    limit = _limit(p)
+    before = search.decode_page(p["page"]) if p.get("page") else None
+    data: list[Json] = []
+    more, last = False, None
+    for row in _live(ctx, acct, kind, before):
+        if not search.matches(query, row.data, resource):
+            continue
+        if len(data) == limit:
+            more = True
+            break
+        data.append(row.data)
+        last = row.seq
+    result: Json = {"object": "search_result", "data": data, "has_more": more,
+                    "next_page": search.encode_page(last) if more and last is not None else None,
+                    "url": f"/v1/{resource}/search"}
+    paths = list(p.get("expand") or ())
+    if "total_count" in paths:
+        # "only accurate up to 10,000" at Stripe; exact here.
+        paths.remove("total_count")
+        result["total_count"] = sum(
+            1 for row in _live(ctx, acct, kind, None) if search.matches(query, row.data, resource))
+    return expand(ctx, acct, result, paths)
+
+
+def _live(ctx: Context, acct: Account, kind: str, before: int | None) -> Iterator[Row]:
+    for row in ctx.store.scan(acct.id, kind, before_seq=before):
+        if kind == "payment_intent":
+            expire_authorization(ctx, acct, row)
+        if not row.internal.get("deleted"):
+            yield row

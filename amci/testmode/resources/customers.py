@@ -8,9 +8,16 @@ import secrets
 from amci.testmode.auth import Account
 from amci.testmode.errors import InvalidRequestError, ResourceMissing
 from amci.testmode.resources import payment_methods
-from amci.testmode.resources.common import ADDRESS, RETRIEVE, expand, list_objects, load
+from amci.testmode.resources.common import (
+    ADDRESS,
+    RETRIEVE,
+    expand,
+    list_objects,
+    load,
+    search_objects,
+)
 from amci.testmode.resources.context import Context, Json, Params, merge_metadata
-from amci.testmode.wire import EXPAND, LIST_PARAMS, List, Metadata, Obj, Str, check, new_id
+from amci.testmode.wire import DATED_LIST_PARAMS, EXPAND, List, Metadata, Obj, Str, check, new_id
 
 CREATE = {
     "email": Str(512), "name": Str(256), "description": Str(), "phone": Str(40),
@@ -119,5 +126,9 @@ def delete(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
 
 
 def list_(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
-    p = check(raw, {**LIST_PARAMS, "email": Str(512)})
+    p = check(raw, {**DATED_LIST_PARAMS, "email": Str(512)})
     return list_objects(ctx, acct, "customer", p, "/v1/customers", f1=p.get("email"))
+
+
+def search(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
+    return search_objects(ctx, acct, "customer", "customers", raw)

@@ -12,12 +12,18 @@ from amci.testmode.auth import Account
 from amci.testmode.errors import CardError, InvalidRequestError
 from amci.testmode.resources import charges, payment_methods
 from amci.testmode.resources.authorizations import release_charge
-from amci.testmode.resources.common import RETRIEVE, expand, list_objects, load
+from amci.testmode.resources.common import (
+    RETRIEVE,
+    expand,
+    list_objects,
+    load,
+    search_objects,
+)
 from amci.testmode.resources.context import Context, Json, Params, merge_metadata
 from amci.testmode.store import Row
 from amci.testmode.wire import (
+    DATED_LIST_PARAMS,
     EXPAND,
-    LIST_PARAMS,
     Bool,
     Enum,
     Int,
@@ -160,7 +166,7 @@ def retrieve(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
 
 
 def list_(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
-    p = check(raw, {**LIST_PARAMS, "customer": Str(255)})
+    p = check(raw, {**DATED_LIST_PARAMS, "customer": Str(255)})
     return list_objects(ctx, acct, "payment_intent", p, "/v1/payment_intents",
                         f1=p.get("customer"))
 
@@ -339,3 +345,7 @@ def cancel(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
     if was_authorized:
         release_charge(ctx, acct, pi["latest_charge"])
     return expand(ctx, acct, pi, p.get("expand"))
+
+
+def search(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
+    return search_objects(ctx, acct, "payment_intent", "payment_intents", raw)

@@ -8,7 +8,7 @@ from amci.testmode.auth import Account
 from amci.testmode.errors import InvalidRequestError
 from amci.testmode.resources.common import RETRIEVE, expand, list_objects, load
 from amci.testmode.resources.context import Context, Json, Params, merge_metadata
-from amci.testmode.wire import EXPAND, LIST_PARAMS, Enum, Int, Metadata, Str, check, new_id
+from amci.testmode.wire import DATED_LIST_PARAMS, EXPAND, Enum, Int, Metadata, Str, check, new_id
 
 CREATE = {"charge": Str(255), "payment_intent": Str(255), "amount": Int(),
           "reason": Enum(("duplicate", "fraudulent", "requested_by_customer")),
@@ -79,6 +79,6 @@ def retrieve(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
 
 
 def list_(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
-    p = check(raw, {**LIST_PARAMS, "charge": Str(255), "payment_intent": Str(255)})
+    p = check(raw, {**DATED_LIST_PARAMS, "charge": Str(255), "payment_intent": Str(255)})
     return list_objects(ctx, acct, "refund", p, "/v1/refunds", f1=p.get("charge"),
                         f2=p.get("payment_intent"))
