@@ -37,10 +37,10 @@ async def test_customer_search_email_name_metadata_and_pages(client: stripe.Stri
 
     counted = await client.v1.customers.search_async(
         {"query": '-email~"example"', "expand": ["total_count"]})
-    assert counted.data == [] and counted.get("total_count") == 0
+    assert counted.data == [] and counted["total_count"] == 0
     ored = await client.v1.customers.search_async(
         {"query": 'name:"bob" OR email:"user0@example.com"', "expand": ["total_count"]})
-    assert ored.get("total_count") == 2
+    assert ored["total_count"] == 2
 
 
 async def test_deleted_customers_are_not_found(client: stripe.StripeClient) -> None:
