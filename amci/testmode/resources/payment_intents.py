@@ -10,6 +10,7 @@ from amci.testmode import cards
 from amci.testmode.amounts import fmt
 from amci.testmode.auth import Account
 from amci.testmode.errors import CardError, InvalidRequestError
+from amci.testmode.params import MissingRef, documented
 from amci.testmode.resources import charges, payment_methods
 from amci.testmode.resources.authorizations import release_charge
 from amci.testmode.resources.common import (
@@ -18,6 +19,7 @@ from amci.testmode.resources.common import (
     list_objects,
     load,
     search_objects,
+    shipping,
 )
 from amci.testmode.resources.context import Context, Json, Params, merge_metadata
 from amci.testmode.store import Row
@@ -76,6 +78,18 @@ CAPTURE = {"amount_to_capture": Int(), "metadata": Metadata(), "expand": EXPAND,
            "statement_descriptor_suffix": Str(22)}
 CANCEL = {"cancellation_reason": Enum(("abandoned", "duplicate", "fraudulent",
                                        "requested_by_customer")), "expand": EXPAND}
+# Every documented parameter is accepted and type-checked; the specs above add what is
+# simulated. Connect destinations and mandates are objects the test mode has none of.
+_NO_SUCH: dict[str, Spec] = {
+    "on_behalf_of": MissingRef("account"), "mandate": MissingRef("mandate"),
+    "transfer_data": Obj({"destination": MissingRef("account"), "amount": Int()})}
+CONFIRM = documented("POST /v1/payment_intents/{id}/confirm", {**CONFIRM, **_NO_SUCH})
+CREATE = documented("POST /v1/payment_intents", {**CREATE, **_NO_SUCH})
+CAPTURE = documented("POST /v1/payment_intents/{id}/capture", {**CAPTURE, **_NO_SUCH})
+CANCEL = documented("POST /v1/payment_intents/{id}/cancel", CANCEL)
+LIST = documented("GET /v1/payment_intents", {**DATED_LIST_PARAMS, "customer": Str(255)})
+# Stored and returned as sent on the PaymentIntent (and its charges where Stripe copies them).
+ECHOED = ("application_fee_amount", "transfer_group")
 CANCELABLE = ("requires_payment_method", "requires_capture", "requires_confirmation",
               "requires_action", "processing")
 CONFIRMABLE = ("requires_confirmation", "requires_payment_method", "requires_action")
@@ -135,7 +149,8 @@ def create(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
             **({"capture_method": "manual"} if card_options.get("capture_method") else {})}},
         "payment_method_types": p.get("payment_method_types") or ["card"],
         "processing": None, "receipt_email": p.get("receipt_email"), "review": None,
-        "setup_future_usage": p.get("setup_future_usage"), "shipping": None, "source": None,
+        "setup_future_usage": p.get("setup_future_usage"), "shipping": shipping(p.get("shipping")),
+        "source": None,
         "statement_descriptor": p.get("statement_descriptor"),
         "statement_descriptor_suffix": p.get("statement_descriptor_suffix"),
         "status": "requires_payment_method", "transfer_data": None, "transfer_group": None,
@@ -144,6 +159,7 @@ def create(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
         "customer_account": None, "excluded_payment_method_types": None,
         "managed_payments": None,
     }
+    pi.update({field: p[field] for field in ECHOED if p.get(field) is not None})
     internal: Json = {}
     pm_row = None
     if p.get("payment_method"):
@@ -166,7 +182,7 @@ def retrieve(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
 
 
 def list_(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
-    p = check(raw, {**DATED_LIST_PARAMS, "customer": Str(255)})
+    p = check(raw, LIST)
     return list_objects(ctx, acct, "payment_intent", p, "/v1/payment_intents",
                         f1=p.get("customer"))
 
@@ -224,6 +240,8 @@ def _confirm(ctx: Context, acct: Account, row: Row, pm_row: Row | None, p: Param
         pi["receipt_email"] = p["receipt_email"]
     if p.get("setup_future_usage"):
         pi["setup_future_usage"] = p["setup_future_usage"]
+    if p.get("shipping"):
+        pi["shipping"] = shipping(p["shipping"])
     off_session = bool(p.get("off_session"))
     now = ctx.clock.now()
     kind, code, decline_code, message, _attachable, off_ok = pm_row.internal["outcome"]
