@@ -114,6 +114,7 @@ async def _testmode_ctx(app: web.Application) -> AsyncIterator[None]:
             settlement_currency=tm.settlement_currency,
             rate_limit_per_second=tm.rate_limit_per_second,
             fx_rates_file=settings.fx_rates_file,
+            public_url=tm.public_url,
         )
     )
     runner = web.AppRunner(tm_app, access_log=None)

@@ -79,6 +79,8 @@ class EmbeddedTestmodeSettings:
     db_path: str | None = "var/stripe-testmode.sqlite3"
     settlement_currency: str = "usd"
     rate_limit_per_second: float | None = 25.0
+    # Base URL of the 3D Secure test pages (amci.testmode.settings.TestmodeSettings.public_url).
+    public_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

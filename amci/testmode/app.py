@@ -27,6 +27,7 @@ from amci.testmode.errors import (
 )
 from amci.testmode.idempotency import InFlight, check_key, fingerprint, mismatch
 from amci.testmode.keys import CLOCK, CONTEXT, IN_FLIGHT, RATE_LIMITER, SETTINGS, STORE
+from amci.testmode.pages import PAGE_ROUTE, page, public_base, submit, with_public_urls
 from amci.testmode.ratelimit import RateLimiter
 from amci.testmode.resources.context import Context
 from amci.testmode.routes import ROUTES, Endpoint
@@ -140,7 +141,7 @@ def _run(request: web.Request, fn: Endpoint, acct: Account, params: dict[str, ob
         if saved is not None:
             if saved.fingerprint != fp:
                 raise mismatch(key)
-            resp = _json(saved.status, saved.body)
+            resp = _json(saved.status, with_public_urls(saved.body, public_base(request)))
             resp.headers["Idempotent-Replayed"] = "true"
             resp.headers["Original-Request"] = saved.request_id
             resp.headers["Idempotency-Key"] = key
@@ -161,7 +162,7 @@ def _run(request: web.Request, fn: Endpoint, acct: Account, params: dict[str, ob
         store.save_result(acct.id, key, SavedResult(now, fp, status, text, request[REQUEST_ID]))
         store.maybe_prune(now - settings.idempotency_ttl_seconds)
     store.commit()
-    resp = _json(status, text)
+    resp = _json(status, with_public_urls(text, public_base(request)))
     if key is not None:
         resp.headers["Idempotency-Key"] = key
     return resp
@@ -244,5 +245,7 @@ def create_app(settings: TestmodeSettings, *, clock: Clock | None = None) -> web
         app.router.add_route(method, path, _endpoint(fn), expect_handler=_no_expect)
     app.router.add_get("/_testmode/clock", clock_get)
     app.router.add_post("/_testmode/clock/advance", clock_advance)
+    app.router.add_get(PAGE_ROUTE, page)
+    app.router.add_post(PAGE_ROUTE, submit)
     app.router.add_route("*", "/{tail:.*}", _unrecognized)
     return app

@@ -11,6 +11,8 @@ from amci.testmode.resources import (
     payment_intents,
     payment_methods,
     refunds,
+    setup_attempts,
+    setup_intents,
 )
 from amci.testmode.resources.context import Context, Json, Params
 
@@ -36,6 +38,7 @@ ROUTES: tuple[tuple[str, str, Endpoint], ...] = (
     ("POST", "/v1/payment_intents", payment_intents.create),
     ("GET", "/v1/payment_intents", payment_intents.list_),
     ("GET", "/v1/payment_intents/{id}", payment_intents.retrieve),
+    ("POST", "/v1/payment_intents/{id}", payment_intents.update),
     ("POST", "/v1/payment_intents/{id}/confirm", payment_intents.confirm),
     ("POST", "/v1/payment_intents/{id}/capture", payment_intents.capture),
     ("POST", "/v1/payment_intents/{id}/cancel", payment_intents.cancel),
@@ -44,4 +47,12 @@ ROUTES: tuple[tuple[str, str, Endpoint], ...] = (
     ("POST", "/v1/refunds", refunds.create),
     ("GET", "/v1/refunds", refunds.list_),
     ("GET", "/v1/refunds/{id}", refunds.retrieve),
+    ("POST", "/v1/refunds/{id}", refunds.update),
+    ("POST", "/v1/setup_intents", setup_intents.create),
+    ("GET", "/v1/setup_intents", setup_intents.list_),
+    ("GET", "/v1/setup_intents/{id}", setup_intents.retrieve),
+    ("POST", "/v1/setup_intents/{id}", setup_intents.update),
+    ("POST", "/v1/setup_intents/{id}/confirm", setup_intents.confirm),
+    ("POST", "/v1/setup_intents/{id}/cancel", setup_intents.cancel),
+    ("GET", "/v1/setup_attempts", setup_attempts.list_),
 )

@@ -23,3 +23,6 @@ class TestmodeSettings:
     authorization_validity_seconds: int = 7 * 86400
     # YAML FX table (amci.money.load_fx shape); None uses the packaged one.
     fx_rates_file: str | None = None
+    # Base URL clients reach this server at (e.g. behind a proxy or in compose), used to build
+    # the 3D Secure page URLs in ``next_action``; None uses the address each request arrived on.
+    public_url: str | None = None

@@ -56,8 +56,10 @@ async def _ids(client: stripe.StripeClient) -> dict[str, str]:
          "confirm": True})
     assert isinstance(pi.latest_charge, str)
     refund = await client.v1.refunds.create_async({"payment_intent": pi.id, "amount": 100})
+    si = await client.v1.setup_intents.create_async({"customer": cus.id})
     return {"customers": cus.id, "payment_methods": pm.id, "payment_intents": pi.id,
-            "charges": pi.latest_charge, "refunds": refund.id}
+            "charges": pi.latest_charge, "refunds": refund.id, "setup_intents": si.id,
+            "setup_attempts": ""}
 
 
 async def test_wrong_types_are_refused_and_no_documented_name_is_unknown(

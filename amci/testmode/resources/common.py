@@ -16,9 +16,11 @@ ADDRESS = Obj({k: Str(200) for k in ("city", "country", "line1", "line2", "posta
 RETRIEVE = {"expand": EXPAND, "client_secret": Str(255)}
 
 PREFIX_KIND = {"cus": "customer", "pm": "payment_method", "pi": "payment_intent",
-               "ch": "charge", "re": "refund"}
+               "ch": "charge", "re": "refund", "seti": "setup_intent",
+               "setatt": "setup_attempt"}
 MISSING_NAME = {"customer": "customer", "payment_method": "PaymentMethod",
-                "payment_intent": "payment_intent", "charge": "charge", "refund": "refund"}
+                "payment_intent": "payment_intent", "charge": "charge", "refund": "refund",
+                "setup_intent": "setup_intent", "setup_attempt": "setup_attempt"}
 
 
 def load(ctx: Context, acct: Account, ident: str, kind: str, param: str | None = None) -> Row:

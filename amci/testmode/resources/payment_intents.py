@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from amci import money
-from amci.testmode import cards
 from amci.testmode.amounts import fmt
 from amci.testmode.auth import Account
-from amci.testmode.errors import CardError, InvalidRequestError
+from amci.testmode.errors import InvalidRequestError
 from amci.testmode.params import MissingRef, documented
-from amci.testmode.resources import charges, payment_methods
+from amci.testmode.resources import actions, payment_attempts, payment_methods
 from amci.testmode.resources.authorizations import release_charge
 from amci.testmode.resources.common import (
     RETRIEVE,
@@ -78,6 +77,22 @@ CAPTURE = {"amount_to_capture": Int(), "metadata": Metadata(), "expand": EXPAND,
            "statement_descriptor_suffix": Str(22)}
 CANCEL = {"cancellation_reason": Enum(("abandoned", "duplicate", "fraudulent",
                                        "requested_by_customer")), "expand": EXPAND}
+UPDATE: dict[str, Spec] = {
+    "amount": Int(), "currency": Str(3), "customer": Str(255), "description": Str(1000),
+    "metadata": Metadata(), "payment_method": Str(255),
+    "payment_method_data": payment_methods.PM_DATA,
+    "payment_method_options": Obj({"card": CARD_OPTIONS}), "payment_method_types": List(Str(50)),
+    "receipt_email": Str(512), "setup_future_usage": Enum(("off_session", "on_session")),
+    "statement_descriptor": Str(22), "statement_descriptor_suffix": Str(22),
+    "capture_method": Enum(("automatic", "automatic_async", "manual")), "expand": EXPAND,
+}
+# UNVERIFIED: which fields Stripe lets you change after the payment; metadata and description
+# are what integrations update on succeeded intents.
+UPDATABLE_ANY_TIME = frozenset({"metadata", "description", "expand"})
+UPDATABLE = ("requires_payment_method", "requires_confirmation", "requires_action")
+# Changing these after authentication was asked for needs a new confirmation (UNVERIFIED).
+RECONFIRM = frozenset({"amount", "currency", "customer", "payment_method", "payment_method_data",
+                       "payment_method_options", "capture_method", "setup_future_usage"})
 # Every documented parameter is accepted and type-checked; the specs above add what is
 # simulated. Connect destinations and mandates are objects the test mode has none of.
 _NO_SUCH: dict[str, Spec] = {
@@ -87,6 +102,7 @@ CONFIRM = documented("POST /v1/payment_intents/{id}/confirm", {**CONFIRM, **_NO_
 CREATE = documented("POST /v1/payment_intents", {**CREATE, **_NO_SUCH})
 CAPTURE = documented("POST /v1/payment_intents/{id}/capture", {**CAPTURE, **_NO_SUCH})
 CANCEL = documented("POST /v1/payment_intents/{id}/cancel", CANCEL)
+UPDATE = documented("POST /v1/payment_intents/{id}", {**UPDATE, **_NO_SUCH})
 LIST = documented("GET /v1/payment_intents", {**DATED_LIST_PARAMS, "customer": Str(255)})
 # Stored and returned as sent on the PaymentIntent (and its charges where Stripe copies them).
 ECHOED = ("application_fee_amount", "transfer_group")
@@ -105,20 +121,18 @@ def create(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
             "You may only specify one of these parameters: automatic_payment_methods,"
             " payment_method_types.", code="parameters_exclusive",
             param="automatic_payment_methods")
-    for i, t in enumerate(p.get("payment_method_types") or ()):
-        if t != "card":
-            raise InvalidRequestError(
-                f"The payment method type provided: {t} is invalid. This test-mode server"
-                " supports: card.", param=f"payment_method_types[{i}]")
+    _check_types(p.get("payment_method_types"))
     if p.get("customer"):
         load(ctx, acct, p["customer"], "customer", param="customer")
     if p.get("payment_method") and p.get("payment_method_data"):
         raise InvalidRequestError(
             "You may only specify one of these parameters: payment_method,"
             " payment_method_data.", code="parameters_exclusive", param="payment_method")
-    if p.get("off_session") and not p.get("confirm"):
-        raise InvalidRequestError(
-            "You can only set off_session when confirm is true.", param="off_session")
+    for name in ("off_session", "return_url", "error_on_requires_action"):
+        if p.get(name) is not None and not p.get("confirm"):
+            # "This parameter can only be used with confirm=true." (PaymentIntent create docs)
+            raise InvalidRequestError(
+                f"You can only set {name} when confirm is true.", param=name)
     apm = p.get("automatic_payment_methods")
     if p.get("payment_method_types") is None:
         # Since API version 2023-08-16 automatic_payment_methods is on by default.
@@ -161,19 +175,31 @@ def create(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
     }
     pi.update({field: p[field] for field in ECHOED if p.get(field) is not None})
     internal: Json = {}
-    pm_row = None
-    if p.get("payment_method"):
-        pm_row = payment_methods.resolve(ctx, acct, p["payment_method"], "payment_method")
-    elif p.get("payment_method_data"):
-        pm_row = payment_methods.from_data(ctx, acct, p["payment_method_data"],
-                                           "payment_method_data")
+    pm_row = _new_payment_method(ctx, acct, p)
     if pm_row is not None:
         pi["payment_method"] = pm_row.id
         pi["status"] = "requires_confirmation"
     ctx.store.insert(acct.id, "payment_intent", pi, internal, f1=pi["customer"])
     if p.get("confirm"):
-        _confirm(ctx, acct, Row(0, pid, "payment_intent", pi, internal), pm_row, p)
+        payment_attempts.confirm(ctx, acct, Row(0, pid, "payment_intent", pi, internal), pm_row, p)
     return expand(ctx, acct, pi, p.get("expand"))
+
+
+def _new_payment_method(ctx: Context, acct: Account, p: Params) -> Row | None:
+    if p.get("payment_method"):
+        return payment_methods.resolve(ctx, acct, p["payment_method"], "payment_method")
+    if p.get("payment_method_data"):
+        return payment_methods.from_data(ctx, acct, p["payment_method_data"],
+                                         "payment_method_data")
+    return None
+
+
+def _check_types(types: list[str] | None) -> None:
+    for i, t in enumerate(types or ()):
+        if t != "card":
+            raise InvalidRequestError(
+                f"The payment method type provided: {t} is invalid. This test-mode server"
+                " supports: card.", param=f"payment_method_types[{i}]")
 
 
 def retrieve(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
@@ -203,114 +229,71 @@ def confirm(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
                                   extra={"payment_intent": pi})
     if p.get("capture_method"):
         pi["capture_method"] = p["capture_method"]
-    pm_row = None
-    if p.get("payment_method"):
-        pm_row = payment_methods.resolve(ctx, acct, p["payment_method"], "payment_method")
-    elif p.get("payment_method_data"):
-        pm_row = payment_methods.from_data(ctx, acct, p["payment_method_data"],
-                                           "payment_method_data")
-    elif pi["payment_method"]:
+    pm_row = _new_payment_method(ctx, acct, p)
+    if pm_row is None and pi["payment_method"]:
         pm_row = load(ctx, acct, pi["payment_method"], "payment_method")
-    _confirm(ctx, acct, row, pm_row, p)
+    payment_attempts.confirm(ctx, acct, row, pm_row, p)
     return expand(ctx, acct, pi, p.get("expand"))
 
 
-def _confirm(ctx: Context, acct: Account, row: Row, pm_row: Row | None, p: Params) -> None:
-    """Attempt the payment. A decline commits the failed charge and the intent's return to
-    requires_payment_method, then raises the 402
-    (docs.stripe.com/payments/paymentintents/lifecycle)."""
+def update(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
+    """Update without confirming: "updating the payment_method will always require you to
+    confirm the PaymentIntent again" (docs.stripe.com/api/payment_intents/update)."""
+    p = check(raw, UPDATE)
+    row = load(ctx, acct, ids["id"], "payment_intent")
     pi, internal = row.data, row.internal
-    if pm_row is None:
+    if pi["status"] not in UPDATABLE:
+        for name in p:
+            if name not in UPDATABLE_ANY_TIME:
+                raise InvalidRequestError(
+                    f"This PaymentIntent's {name} could not be updated because it has a status"
+                    f" of {pi['status']}. You may only update the {name} of a PaymentIntent with"
+                    f" one of the following statuses: {', '.join(UPDATABLE)}.",
+                    code="payment_intent_unexpected_state", param=name)
+    if p.get("payment_method") and p.get("payment_method_data"):
         raise InvalidRequestError(
-            "You cannot confirm this PaymentIntent because it's missing a payment method."
-            " You can either update the PaymentIntent with a payment method and then confirm"
-            " it again, or confirm it again directly with a payment method.",
-            code="payment_intent_unexpected_state", extra={"payment_intent": pi})
-    pm = pm_row.data
-    if pm_row.internal.get("consumed"):
-        raise InvalidRequestError(payment_methods.PM_REUSE, param="payment_method")
-    if pm["customer"] is not None and pm["customer"] != pi["customer"]:
-        # Stripe: "Payment methods attached to other Customers cannot be used with this
-        # PaymentIntent." (PaymentIntent `customer` docs); exact error text UNVERIFIED.
-        raise InvalidRequestError(
-            f"The provided PaymentMethod {pm['id']} is attached to another Customer than the"
-            " one on this PaymentIntent. Payment methods attached to other Customers cannot"
-            " be used with this PaymentIntent.", param="payment_method")
-    if p.get("receipt_email"):
-        pi["receipt_email"] = p["receipt_email"]
-    if p.get("setup_future_usage"):
-        pi["setup_future_usage"] = p["setup_future_usage"]
-    if p.get("shipping"):
+            "You may only specify one of these parameters: payment_method,"
+            " payment_method_data.", code="parameters_exclusive", param="payment_method")
+    amount = p.get("amount", pi["amount"])
+    cur = ctx.policy.currency(p["currency"]) if p.get("currency") else None
+    if "amount" in p or cur is not None:
+        if amount is None:
+            raise InvalidRequestError("Missing required param: amount.",
+                                      code="parameter_missing", param="amount")
+        cur = cur or ctx.policy.currency(pi["currency"])
+        ctx.policy.check_charge(amount, cur)
+        pi.update(amount=amount, currency=cur.wire)
+    if p.get("customer"):
+        load(ctx, acct, p["customer"], "customer", param="customer")
+        pi["customer"] = p["customer"]
+    _check_types(p.get("payment_method_types"))
+    if p.get("payment_method_types"):
+        pi["payment_method_types"] = p["payment_method_types"]
+    for name in ("description", "receipt_email", "statement_descriptor",
+                 "statement_descriptor_suffix", "setup_future_usage", *ECHOED):
+        if name in p:
+            pi[name] = p[name]
+    if "shipping" in p:
         pi["shipping"] = shipping(p["shipping"])
-    off_session = bool(p.get("off_session"))
-    now = ctx.clock.now()
-    kind, code, decline_code, message, _attachable, off_ok = pm_row.internal["outcome"]
-    pi["payment_method"] = pm["id"]
-    if pi["customer"] is None:
-        # Without a Customer a PaymentMethod is single-use.
-        pm_row.internal["consumed"] = True
-        ctx.store.update(acct.id, pm, pm_row.internal, f1=pm["customer"])
-    if kind == "authenticate" and not (off_session and off_ok):
-        if off_session or p.get("error_on_requires_action"):
-            d = cards.AUTHENTICATION_REQUIRED
-            kind, code, decline_code, message = d.kind, d.code, d.decline_code, d.message
-        else:
-            pi["status"] = "requires_action"
-            pi["next_action"] = {"type": "use_stripe_sdk", "use_stripe_sdk": {
-                "type": "three_d_secure_redirect", "source": new_id("src")}}
-            pi["last_payment_error"] = None
-            ctx.store.update(acct.id, pi, internal, f1=pi["customer"])
-            return
-    manual = pi["capture_method"] == "manual" or (
-        pi["payment_method_options"]["card"].get("capture_method") == "manual")
-    charge = charges.new(pi, pm, now)
-    pi["latest_charge"] = charge["id"]
-    pi["next_action"] = None
-    if kind == "decline":
-        charge.update(status="failed", paid=False, captured=False, amount_captured=0,
-                      failure_code=code, failure_message=message)
-        charge["outcome"] = (
-            {"network_status": "not_sent_to_network", "reason": "highest_risk_level",
-             "risk_level": "highest", "risk_score": 95,
-             "seller_message": "Stripe blocked this payment as too risky.",
-             "type": "blocked"}
-            if decline_code == "fraudulent" else
-            {"network_status": "declined_by_network", "reason": decline_code or code,
-             "risk_level": "normal", "risk_score": 20,
-             "seller_message": "The bank did not return any further details with this"
-                               " decline.", "type": "issuer_declined"})
-        ctx.store.insert(acct.id, "charge", charge, f1=charge["customer"], f2=pi["id"])
-        error: Json = {"type": "card_error", "code": code, "message": message,
-                       "charge": charge["id"], "payment_method": pm,
-                       "doc_url": "https://stripe.com/docs/error-codes/"
-                                  + str(code).replace("_", "-")}
-        if decline_code:
-            error["decline_code"] = decline_code
-        pi["last_payment_error"] = error
-        pi["status"] = "requires_payment_method"
-        # After a failed attempt the intent no longer carries the payment method.
-        pi["payment_method"] = None
-        ctx.store.update(acct.id, pi, internal, f1=pi["customer"])
-        raise CardError(str(message), code=code, decline_code=decline_code, stored=True,
-                        extra={"charge": charge["id"], "payment_intent": pi,
-                               "payment_method": pm})
-    charge["outcome"] = {"network_status": "approved_by_network", "reason": None,
-                         "risk_level": "normal", "risk_score": 20,
-                         "seller_message": "Payment complete.", "type": "authorized"}
-    pi["last_payment_error"] = None
-    if manual:
-        validity = ctx.settings.authorization_validity_seconds
-        charge["payment_method_details"]["card"]["capture_before"] = now + validity
-        charge.update(captured=False, amount_captured=0)
-        pi.update(status="requires_capture", amount_capturable=pi["amount"])
-        internal["authorized_at"] = now
-    else:
-        charge.update(captured=True, amount_captured=pi["amount"])
-        pi.update(status="succeeded", amount_received=pi["amount"], amount_capturable=0)
-    ctx.store.insert(acct.id, "charge", charge, f1=charge["customer"], f2=pi["id"])
-    if pi.get("setup_future_usage") and pi["customer"] and pm["customer"] is None:
-        payment_methods.attach(ctx, acct, pm["id"], pi["customer"], param="payment_method")
+    if p.get("capture_method"):
+        pi["capture_method"] = p["capture_method"]
+    card_options = (p.get("payment_method_options") or {}).get("card") or {}
+    if card_options.get("request_three_d_secure"):
+        pi["payment_method_options"]["card"]["request_three_d_secure"] = (
+            card_options["request_three_d_secure"])
+    if card_options.get("capture_method"):
+        pi["payment_method_options"]["card"]["capture_method"] = "manual"
+    pi["metadata"] = merge_metadata(pi["metadata"], p.get("metadata"))
+    if "payment_method" in p or "payment_method_data" in p:
+        pm_row = _new_payment_method(ctx, acct, p)
+        pi["payment_method"] = pm_row.id if pm_row is not None else None
+        internal.pop("authenticated", None)
+    if pi["status"] in UPDATABLE and RECONFIRM & set(p):
+        actions.clear_action(row)
+        pi["status"] = ("requires_confirmation" if pi["payment_method"]
+                        else "requires_payment_method")
     ctx.store.update(acct.id, pi, internal, f1=pi["customer"])
+    return expand(ctx, acct, pi, p.get("expand"))
 
 
 def capture(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:

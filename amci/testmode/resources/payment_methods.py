@@ -101,9 +101,7 @@ def _new(ctx: Context, acct: Account, card: cards.TestCard, *, exp_month: int, e
         "livemode": False,
         "metadata": merge_metadata({}, metadata), "type": "card",
     }
-    o = card.outcome
-    internal = {"outcome": [o.kind, o.code, o.decline_code, o.message, o.attachable,
-                            o.off_session_ok]}
+    internal = {"outcome": card.outcome.to_internal()}
     ctx.store.insert(acct.id, "payment_method", pm, internal)
     return Row(0, pm["id"], "payment_method", pm, internal)
 
@@ -213,11 +211,11 @@ def attach(ctx: Context, acct: Account, pm_id: str, customer: str, *,
             param=param)
     if row.internal.get("consumed"):
         raise InvalidRequestError(PM_REUSE, param=param)
-    kind, code, decline_code, message, attachable, _ = row.internal["outcome"]
-    if kind == "decline" and not attachable:
+    o = cards.Outcome.from_internal(row.internal["outcome"])
+    if o.kind == "decline" and not o.attachable:
         # "You can't attach cards that simulate issuer declines to a Customer object."
         # Nothing is created (a customer created along with it is rolled back too).
-        raise CardError(message, code=code, decline_code=decline_code, stored=False)
+        raise CardError(str(o.message), code=o.code, decline_code=o.decline_code, stored=False)
     pm["customer"] = customer
     ctx.store.update(acct.id, pm, row.internal, f1=customer)
     return row

@@ -7,14 +7,16 @@ from amci.testmode.amounts import fmt
 from amci.testmode.auth import Account
 from amci.testmode.errors import InvalidRequestError
 from amci.testmode.params import documented
+from amci.testmode.resources import objects
 from amci.testmode.resources.common import RETRIEVE, expand, list_objects, load
 from amci.testmode.resources.context import Context, Json, Params, merge_metadata
-from amci.testmode.wire import DATED_LIST_PARAMS, EXPAND, Enum, Int, Metadata, Str, check, new_id
+from amci.testmode.wire import DATED_LIST_PARAMS, EXPAND, Enum, Int, Metadata, Str, check
 
 CREATE = {"charge": Str(255), "payment_intent": Str(255), "amount": Int(),
           "reason": Enum(("duplicate", "fraudulent", "requested_by_customer")),
           "metadata": Metadata(), "expand": EXPAND, "instructions_email": Str(512)}
 CREATE = documented("POST /v1/refunds", CREATE)
+UPDATE = documented("POST /v1/refunds/{id}", {"metadata": Metadata(), "expand": EXPAND})
 LIST = documented("GET /v1/refunds", {**DATED_LIST_PARAMS, "charge": Str(255),
                                       "payment_intent": Str(255)})
 
@@ -56,19 +58,8 @@ def create(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
         raise InvalidRequestError(
             f"Refund amount ({fmt(amount, cur)}) is greater than unrefunded amount on charge"
             f" ({fmt(remaining, cur)})", param="amount")
-    refund: Json = {
-        "id": new_id("re"), "object": "refund", "amount": amount,
-        "balance_transaction": None, "charge": charge["id"], "created": ctx.clock.now(),
-        "currency": charge["currency"], "customer": charge["customer"],
-        "customer_account": None, "payment_method": charge["payment_method"],
-        "destination_details": {"card": {"reference_status": "pending",
-                                         "reference_type": "acquirer_reference_number",
-                                         "type": "refund"}, "type": "card"},
-        "metadata": merge_metadata({}, p.get("metadata")),
-        "payment_intent": charge["payment_intent"], "reason": p.get("reason"),
-        "receipt_number": None, "source_transfer_reversal": None, "status": "succeeded",
-        "transfer_reversal": None,
-    }
+    refund = objects.refund(charge, amount, created=ctx.clock.now(), reason=p.get("reason"),
+                            metadata=merge_metadata({}, p.get("metadata")))
     ctx.store.insert(acct.id, "refund", refund, f1=charge["id"], f2=charge["payment_intent"])
     charge["amount_refunded"] += amount
     charge["refunded"] = charge["amount_refunded"] >= charge["amount_captured"]
@@ -86,3 +77,14 @@ def list_(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
     p = check(raw, LIST)
     return list_objects(ctx, acct, "refund", p, "/v1/refunds", f1=p.get("charge"),
                         f2=p.get("payment_intent"))
+
+
+def update(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
+    """"This request only accepts metadata as an argument" (docs.stripe.com/api/refunds/update)."""
+    p = check(raw, UPDATE)
+    row = load(ctx, acct, ids["id"], "refund")
+    refund = row.data
+    refund["metadata"] = merge_metadata(refund["metadata"], p.get("metadata"))
+    ctx.store.update(acct.id, refund, row.internal, f1=refund["charge"],
+                     f2=refund["payment_intent"])
+    return expand(ctx, acct, refund, p.get("expand"))

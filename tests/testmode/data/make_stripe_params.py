@@ -44,7 +44,7 @@ ENDPOINTS = [
     ("post", "/v1/setup_intents"), ("get", "/v1/setup_intents"),
     ("get", "/v1/setup_intents/{intent}"), ("post", "/v1/setup_intents/{intent}"),
     ("post", "/v1/setup_intents/{intent}/confirm"),
-    ("post", "/v1/setup_intents/{intent}/cancel"),
+    ("post", "/v1/setup_intents/{intent}/cancel"), ("get", "/v1/setup_attempts"),
 ]
 BY_TYPE = {"payment_method_data", "payment_method_options"}
 KEEP_IN_BY_TYPE = {"card", "type", "billing_details", "metadata", "allow_redisplay",
