@@ -5,6 +5,8 @@ applied, the echoed ones stored and returned as Stripe returns them."""
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -179,3 +181,19 @@ async def test_connect_only_and_missing_account_parameters(client: stripe.Stripe
             {"payment_method": "pm_123", "customer": "cus_123"})
     assert exc.value.error is not None and exc.value.error.param in ("customer", "payment_method")
     assert "Connect" in str(exc.value.user_message)
+
+
+def test_docs_list_every_parameter_without_its_own_simulation() -> None:
+    """docs/testmode.md says, per endpoint, which documented parameters are only echoed or
+    accepted without effect: every one the code checks by its documented type alone."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "testmode.md").read_text()
+    rows = {m.group(1): set(re.findall(r"`([a-z_]+)", m.group(2)))
+            for m in re.finditer(r"^\| `((?:GET|POST|DELETE) [^`]+)` \|(.*)$", docs, re.M)}
+    for method, template, _ in ROUTES:
+        endpoint = f"{method} {template}"
+        expected = {n for n in params.generic_only(endpoint) if DOC[endpoint][n]["t"] != "loose"}
+        if expected:
+            assert endpoint in rows, endpoint
+            assert expected <= rows[endpoint], (endpoint, expected - rows[endpoint])
+        else:
+            assert endpoint not in rows, f"{endpoint} is listed but simulates everything"
