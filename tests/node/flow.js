@@ -73,7 +73,7 @@ step('decline', async () => {
     });
 });
 
-step('3D Secure: requires_action', async (s) => {
+step('3D Secure without return_url: use_stripe_sdk', async () => {
   const pi = await stripe.paymentIntents.create({
     amount: 1200, currency: 'eur', payment_method: 'pm_card_authenticationRequired',
     confirm: true,
@@ -82,6 +82,56 @@ step('3D Secure: requires_action', async (s) => {
   assert.equal(pi.next_action.type, 'use_stripe_sdk');
   const canceled = await stripe.paymentIntents.cancel(pi.id);
   assert.equal(canceled.status, 'canceled');
+});
+
+// The test authentication page: GET the redirect URL, submit one of its two plain forms.
+async function authenticate(url, result) {
+  const page = await fetch(url);
+  assert.equal(page.status, 200);
+  const html = await page.text();
+  assert.match(html, new RegExp(`<form method="post" action=""><input type="hidden" name="result" value="${result}">`));
+  return fetch(url, {
+    method: 'POST', redirect: 'manual', body: new URLSearchParams({result}),
+    headers: {'Content-Type': 'application/x-www-form-urlencoded'},
+  });
+}
+
+step('3D Secure with return_url: complete on the page', async (s) => {
+  const returnUrl = 'https://shop.example/return?order=n-3';
+  const pi = await stripe.paymentIntents.create({
+    amount: 1800, currency: 'eur', customer: s.customer.id,
+    payment_method: 'pm_card_authenticationRequired', confirm: true, return_url: returnUrl,
+  });
+  assert.equal(pi.status, 'requires_action');
+  assert.equal(pi.next_action.type, 'redirect_to_url');
+  assert.equal(pi.next_action.redirect_to_url.return_url, returnUrl);
+  const url = pi.next_action.redirect_to_url.url;
+  assert.ok(url.startsWith(`http://127.0.0.1:${process.env.STRIPE_PORT}/`), url);
+  const done = await authenticate(url, 'complete');
+  assert.equal(done.status, 303);
+  const back = new URL(done.headers.get('location'));
+  assert.equal(back.origin + back.pathname, 'https://shop.example/return');
+  assert.equal(back.searchParams.get('order'), 'n-3');
+  assert.equal(back.searchParams.get('payment_intent'), pi.id);
+  assert.equal(back.searchParams.get('payment_intent_client_secret'), pi.client_secret);
+  assert.equal(back.searchParams.get('redirect_status'), 'succeeded');
+  const after = await stripe.paymentIntents.retrieve(pi.id);
+  assert.equal(after.status, 'succeeded');
+  assert.equal(after.next_action, null);
+});
+
+step('3D Secure with return_url: fail on the page', async () => {
+  const pi = await stripe.paymentIntents.create({
+    amount: 900, currency: 'eur', payment_method: 'pm_card_threeDSecure2Required',
+    confirm: true, return_url: 'https://shop.example/return',
+  });
+  const done = await authenticate(pi.next_action.redirect_to_url.url, 'fail');
+  assert.equal(done.status, 303);
+  assert.equal(new URL(done.headers.get('location')).searchParams.get('redirect_status'),
+               'failed');
+  const after = await stripe.paymentIntents.retrieve(pi.id);
+  assert.equal(after.status, 'requires_payment_method');
+  assert.equal(after.last_payment_error.code, 'payment_intent_authentication_failure');
 });
 
 step('wrong parameter type refused', async () => {

@@ -14,7 +14,10 @@ from aiohttp.test_utils import TestServer
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 STEPS = [
     "create and confirm, manual capture", "partial capture", "refund", "decline",
-    "3D Secure: requires_action", "wrong parameter type refused", "idempotent retry",
+    "3D Secure without return_url: use_stripe_sdk",
+    "3D Secure with return_url: complete on the page",
+    "3D Secure with return_url: fail on the page", "wrong parameter type refused",
+    "idempotent retry",
     "list pagination", "search pagination",
 ]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from amci.testmode.auth import Account
+from amci.testmode.params import documented
 from amci.testmode.resources.common import (
     RETRIEVE,
     expand,
@@ -13,6 +14,9 @@ from amci.testmode.resources.common import (
 from amci.testmode.resources.context import Context, Json, Params
 from amci.testmode.wire import DATED_LIST_PARAMS, Str, check
 
+LIST = documented("GET /v1/charges", {**DATED_LIST_PARAMS, "customer": Str(255),
+                                      "payment_intent": Str(255), "transfer_group": Str(5000)})
+
 
 def retrieve(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
     p = check(raw, RETRIEVE)
@@ -20,8 +24,7 @@ def retrieve(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
 
 
 def list_(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
-    p = check(raw, {**DATED_LIST_PARAMS, "customer": Str(255), "payment_intent": Str(255),
-                    "transfer_group": Str(5000)})
+    p = check(raw, LIST)
     equal = {"transfer_group": p["transfer_group"]} if p.get("transfer_group") else None
     return list_objects(ctx, acct, "charge", p, "/v1/charges", f1=p.get("customer"),
                         f2=p.get("payment_intent"), equal=equal)

@@ -156,3 +156,20 @@ def _live(ctx: Context, acct: Account, kind: str, before: int | None) -> Iterato
             expire_authorization(ctx, acct, row)
         if not row.internal.get("deleted"):
             yield row
+
+
+ADDRESS_KEYS = ("city", "country", "line1", "line2", "postal_code", "state")
+
+
+def shipping(value: Json | None, param: str = "shipping") -> Json | None:
+    """A ``shipping`` parameter as Stripe returns it (every field present, null where not
+    given); ``name`` and ``address`` are required by Stripe's API description."""
+    if value is None:
+        return None
+    for field in ("name", "address"):
+        if value.get(field) is None:
+            raise InvalidRequestError(f"Missing required param: {param}[{field}].",
+                                      code="parameter_missing", param=f"{param}[{field}]")
+    return {"address": {k: value["address"].get(k) for k in ADDRESS_KEYS},
+            "carrier": value.get("carrier"), "name": value["name"], "phone": value.get("phone"),
+            "tracking_number": value.get("tracking_number")}

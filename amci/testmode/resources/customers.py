@@ -7,6 +7,7 @@ import secrets
 
 from amci.testmode.auth import Account
 from amci.testmode.errors import InvalidRequestError, ResourceMissing
+from amci.testmode.params import MissingRef, documented
 from amci.testmode.resources import payment_methods
 from amci.testmode.resources.common import (
     ADDRESS,
@@ -15,6 +16,7 @@ from amci.testmode.resources.common import (
     list_objects,
     load,
     search_objects,
+    shipping,
 )
 from amci.testmode.resources.context import Context, Json, Params, merge_metadata
 from amci.testmode.wire import DATED_LIST_PARAMS, EXPAND, List, Metadata, Obj, Str, check, new_id
@@ -26,6 +28,18 @@ CREATE = {
     "preferred_locales": List(Str(20)), "expand": EXPAND,
 }
 UPDATE = {k: v for k, v in CREATE.items() if k != "payment_method"}
+# Stored and returned as sent (the Customer object carries them); no behaviour behind them.
+ECHOED = ("balance", "invoice_prefix", "next_invoice_sequence", "tax_exempt")
+# Objects the test mode has none of: any id is resource_missing, as at Stripe for an unknown id.
+_NO_SUCH = {"coupon": MissingRef("coupon"), "promotion_code": MissingRef("promotion_code"),
+            "source": MissingRef("source"), "test_clock": MissingRef("test_clock")}
+CREATE = documented("POST /v1/customers", {**CREATE, **_NO_SUCH})
+UPDATE = documented("POST /v1/customers/{id}", {
+    **UPDATE, **_NO_SUCH, **{k: MissingRef("source") for k in (
+        "bank_account", "card", "default_alipay_account", "default_bank_account",
+        "default_card", "default_source")}})
+LIST = documented("GET /v1/customers", {**DATED_LIST_PARAMS, "email": Str(512),
+                                        "test_clock": MissingRef("test_clock")})
 _EMAIL = re.compile(r"^[^\s@]+@[^\s@]+\.[^\s@]+$")
 
 
@@ -45,6 +59,15 @@ def _apply(cus: Json, p: Params) -> None:
             k: addr.get(k) for k in ("city", "country", "line1", "line2", "postal_code", "state")}
     if "preferred_locales" in p:
         cus["preferred_locales"] = p["preferred_locales"]
+    if "shipping" in p:
+        cus["shipping"] = shipping(p["shipping"])
+    for field in ECHOED:
+        if p.get(field) is not None:
+            cus[field] = p[field]
+    settings = p.get("invoice_settings") or {}
+    for field in ("custom_fields", "footer", "rendering_options"):
+        if field in settings:
+            cus["invoice_settings"][field] = settings[field]
     cus["metadata"] = merge_metadata(cus["metadata"], p.get("metadata"))
 
 
@@ -126,7 +149,7 @@ def delete(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
 
 
 def list_(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
-    p = check(raw, {**DATED_LIST_PARAMS, "email": Str(512)})
+    p = check(raw, LIST)
     return list_objects(ctx, acct, "customer", p, "/v1/customers", f1=p.get("email"))
 
 

@@ -15,7 +15,7 @@ from amci.testmode import three_d_secure as tds
 from amci.testmode.auth import Account
 from amci.testmode.errors import DOC_URL, CardError, InvalidRequestError
 from amci.testmode.resources import actions, objects, payment_methods
-from amci.testmode.resources.common import load
+from amci.testmode.resources.common import load, shipping
 from amci.testmode.resources.context import Context, Json, Params
 from amci.testmode.store import Row
 
@@ -45,6 +45,8 @@ def confirm(ctx: Context, acct: Account, row: Row, pm_row: Row | None, p: Params
         pi["receipt_email"] = p["receipt_email"]
     if p.get("setup_future_usage"):
         pi["setup_future_usage"] = p["setup_future_usage"]
+    if p.get("shipping"):
+        pi["shipping"] = shipping(p["shipping"])
     card_options = (p.get("payment_method_options") or {}).get("card") or {}
     if card_options.get("request_three_d_secure"):
         pi["payment_method_options"]["card"]["request_three_d_secure"] = (

@@ -9,6 +9,7 @@ from amci import money
 from amci.testmode.amounts import fmt
 from amci.testmode.auth import Account
 from amci.testmode.errors import InvalidRequestError
+from amci.testmode.params import MissingRef, documented
 from amci.testmode.resources import actions, payment_attempts, payment_methods
 from amci.testmode.resources.authorizations import release_charge
 from amci.testmode.resources.common import (
@@ -17,6 +18,7 @@ from amci.testmode.resources.common import (
     list_objects,
     load,
     search_objects,
+    shipping,
 )
 from amci.testmode.resources.context import Context, Json, Params, merge_metadata
 from amci.testmode.store import Row
@@ -91,6 +93,19 @@ UPDATABLE = ("requires_payment_method", "requires_confirmation", "requires_actio
 # Changing these after authentication was asked for needs a new confirmation (UNVERIFIED).
 RECONFIRM = frozenset({"amount", "currency", "customer", "payment_method", "payment_method_data",
                        "payment_method_options", "capture_method", "setup_future_usage"})
+# Every documented parameter is accepted and type-checked; the specs above add what is
+# simulated. Connect destinations and mandates are objects the test mode has none of.
+_NO_SUCH: dict[str, Spec] = {
+    "on_behalf_of": MissingRef("account"), "mandate": MissingRef("mandate"),
+    "transfer_data": Obj({"destination": MissingRef("account"), "amount": Int()})}
+CONFIRM = documented("POST /v1/payment_intents/{id}/confirm", {**CONFIRM, **_NO_SUCH})
+CREATE = documented("POST /v1/payment_intents", {**CREATE, **_NO_SUCH})
+CAPTURE = documented("POST /v1/payment_intents/{id}/capture", {**CAPTURE, **_NO_SUCH})
+CANCEL = documented("POST /v1/payment_intents/{id}/cancel", CANCEL)
+UPDATE = documented("POST /v1/payment_intents/{id}", {**UPDATE, **_NO_SUCH})
+LIST = documented("GET /v1/payment_intents", {**DATED_LIST_PARAMS, "customer": Str(255)})
+# Stored and returned as sent on the PaymentIntent (and its charges where Stripe copies them).
+ECHOED = ("application_fee_amount", "transfer_group")
 CANCELABLE = ("requires_payment_method", "requires_capture", "requires_confirmation",
               "requires_action", "processing")
 CONFIRMABLE = ("requires_confirmation", "requires_payment_method", "requires_action")
@@ -148,7 +163,8 @@ def create(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
             **({"capture_method": "manual"} if card_options.get("capture_method") else {})}},
         "payment_method_types": p.get("payment_method_types") or ["card"],
         "processing": None, "receipt_email": p.get("receipt_email"), "review": None,
-        "setup_future_usage": p.get("setup_future_usage"), "shipping": None, "source": None,
+        "setup_future_usage": p.get("setup_future_usage"), "shipping": shipping(p.get("shipping")),
+        "source": None,
         "statement_descriptor": p.get("statement_descriptor"),
         "statement_descriptor_suffix": p.get("statement_descriptor_suffix"),
         "status": "requires_payment_method", "transfer_data": None, "transfer_group": None,
@@ -157,6 +173,7 @@ def create(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
         "customer_account": None, "excluded_payment_method_types": None,
         "managed_payments": None,
     }
+    pi.update({field: p[field] for field in ECHOED if p.get(field) is not None})
     internal: Json = {}
     pm_row = _new_payment_method(ctx, acct, p)
     if pm_row is not None:
@@ -191,7 +208,7 @@ def retrieve(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
 
 
 def list_(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
-    p = check(raw, {**DATED_LIST_PARAMS, "customer": Str(255)})
+    p = check(raw, LIST)
     return list_objects(ctx, acct, "payment_intent", p, "/v1/payment_intents",
                         f1=p.get("customer"))
 
@@ -253,9 +270,11 @@ def update(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
     if p.get("payment_method_types"):
         pi["payment_method_types"] = p["payment_method_types"]
     for name in ("description", "receipt_email", "statement_descriptor",
-                 "statement_descriptor_suffix", "setup_future_usage"):
+                 "statement_descriptor_suffix", "setup_future_usage", *ECHOED):
         if name in p:
             pi[name] = p[name]
+    if "shipping" in p:
+        pi["shipping"] = shipping(p["shipping"])
     if p.get("capture_method"):
         pi["capture_method"] = p["capture_method"]
     card_options = (p.get("payment_method_options") or {}).get("card") or {}

@@ -11,6 +11,7 @@ import datetime as dt
 from amci.testmode import cards
 from amci.testmode.auth import Account
 from amci.testmode.errors import CardError, InvalidRequestError
+from amci.testmode.params import ConnectOnly, documented
 from amci.testmode.resources.common import ADDRESS, RETRIEVE, expand, list_objects, load
 from amci.testmode.resources.context import Context, Json, Params, merge_metadata
 from amci.testmode.store import Row
@@ -43,6 +44,15 @@ PM_DATA = Obj({k: v for k, v in CREATE.items() if k != "expand"})
 UPDATE = {"billing_details": BILLING_DETAILS, "metadata": Metadata(),
           "card": Obj({"exp_month": Int(), "exp_year": Int()}),
           "allow_redisplay": Enum(("always", "limited", "unspecified")), "expand": EXPAND}
+# Every documented parameter accepted and type-checked; the specs above are what is simulated.
+# ``customer`` + ``payment_method`` on create clone a PaymentMethod onto a connected account.
+CREATE = documented("POST /v1/payment_methods", {
+    **CREATE, "customer": ConnectOnly(), "payment_method": ConnectOnly()})
+UPDATE = documented("POST /v1/payment_methods/{id}", UPDATE)
+ATTACH = documented("POST /v1/payment_methods/{id}/attach", {"customer": Str(255)})
+DETACH = documented("POST /v1/payment_methods/{id}/detach")
+LIST = documented("GET /v1/payment_methods", LIST_PARAMS)
+CUSTOMER_LIST = documented("GET /v1/customers/{id}/payment_methods", LIST_PARAMS)
 # Stripe's wording (observed) for re-using a single-use PaymentMethod.
 PM_REUSE = (
     "The provided PaymentMethod was previously used with a PaymentIntent without Customer"
@@ -257,14 +267,14 @@ def update(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
 
 
 def attach_endpoint(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
-    p = check(raw, {"customer": Str(255), "expand": EXPAND})
+    p = check(raw, ATTACH)
     customer = require(p, "customer")
     row = attach(ctx, acct, ids["id"], customer, param=None)
     return expand(ctx, acct, row.data, p.get("expand"))
 
 
 def detach(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
-    p = check(raw, {"expand": EXPAND})
+    p = check(raw, DETACH)
     row = load(ctx, acct, ids["id"], "payment_method")
     if row.data["customer"] is None:
         raise InvalidRequestError(
@@ -278,10 +288,7 @@ def detach(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
 
 
 def list_(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
-    spec = {**LIST_PARAMS, "type": Str(50)}
-    if "id" not in ids:
-        spec["customer"] = Str(255)
-    p = check(raw, spec)
+    p = check(raw, CUSTOMER_LIST if "id" in ids else LIST)
     customer = ids.get("id") or p.get("customer")
     url = f"/v1/customers/{customer}/payment_methods" if "id" in ids else "/v1/payment_methods"
     if customer is not None:

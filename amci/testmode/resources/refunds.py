@@ -6,6 +6,7 @@ from amci import money
 from amci.testmode.amounts import fmt
 from amci.testmode.auth import Account
 from amci.testmode.errors import InvalidRequestError
+from amci.testmode.params import documented
 from amci.testmode.resources import objects
 from amci.testmode.resources.common import RETRIEVE, expand, list_objects, load
 from amci.testmode.resources.context import Context, Json, Params, merge_metadata
@@ -14,6 +15,10 @@ from amci.testmode.wire import DATED_LIST_PARAMS, EXPAND, Enum, Int, Metadata, S
 CREATE = {"charge": Str(255), "payment_intent": Str(255), "amount": Int(),
           "reason": Enum(("duplicate", "fraudulent", "requested_by_customer")),
           "metadata": Metadata(), "expand": EXPAND, "instructions_email": Str(512)}
+CREATE = documented("POST /v1/refunds", CREATE)
+UPDATE = documented("POST /v1/refunds/{id}", {"metadata": Metadata(), "expand": EXPAND})
+LIST = documented("GET /v1/refunds", {**DATED_LIST_PARAMS, "charge": Str(255),
+                                      "payment_intent": Str(255)})
 
 
 def create(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
@@ -69,14 +74,14 @@ def retrieve(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
 
 
 def list_(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
-    p = check(raw, {**DATED_LIST_PARAMS, "charge": Str(255), "payment_intent": Str(255)})
+    p = check(raw, LIST)
     return list_objects(ctx, acct, "refund", p, "/v1/refunds", f1=p.get("charge"),
                         f2=p.get("payment_intent"))
 
 
 def update(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
     """"This request only accepts metadata as an argument" (docs.stripe.com/api/refunds/update)."""
-    p = check(raw, {"metadata": Metadata(), "expand": EXPAND})
+    p = check(raw, UPDATE)
     row = load(ctx, acct, ids["id"], "refund")
     refund = row.data
     refund["metadata"] = merge_metadata(refund["metadata"], p.get("metadata"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from amci.testmode.auth import Account
 from amci.testmode.errors import InvalidRequestError
+from amci.testmode.params import documented
 from amci.testmode.resources.common import list_objects, load
 from amci.testmode.resources.context import Context, Json, Params
 from amci.testmode.wire import DATED_LIST_PARAMS, Str, check, new_id, require
@@ -36,9 +37,11 @@ def store(ctx: Context, acct: Account, attempt: Json, *, status: str,
     attempt.update(status=status, setup_error=setup_error)
     ctx.store.update(acct.id, attempt, f1=attempt["setup_intent"])
 
+LIST = documented("GET /v1/setup_attempts", {**DATED_LIST_PARAMS, "setup_intent": Str(255)})
+
 
 def list_(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
-    p = check(raw, {**DATED_LIST_PARAMS, "setup_intent": Str(255)})
+    p = check(raw, LIST)
     seti = require(p, "setup_intent")
     if not isinstance(seti, str):
         raise InvalidRequestError("Invalid string: setup_intent", param="setup_intent")

@@ -13,6 +13,7 @@ from amci.testmode import cards
 from amci.testmode import three_d_secure as tds
 from amci.testmode.auth import Account
 from amci.testmode.errors import DOC_URL, CardError, InvalidRequestError
+from amci.testmode.params import MissingRef, documented
 from amci.testmode.resources import actions, payment_methods, setup_attempts
 from amci.testmode.resources.common import RETRIEVE, expand, list_objects, load
 from amci.testmode.resources.context import Context, Json, Params, merge_metadata
@@ -51,6 +52,14 @@ CREATE: dict[str, Spec] = {
 }
 CANCEL = {"cancellation_reason": Enum(("abandoned", "duplicate", "requested_by_customer")),
           "expand": EXPAND}
+# Every documented parameter accepted and type-checked; the specs above are what is simulated.
+_NO_SUCH: dict[str, Spec] = {"on_behalf_of": MissingRef("account")}
+CONFIRM = documented("POST /v1/setup_intents/{id}/confirm", CONFIRM)
+UPDATE = documented("POST /v1/setup_intents/{id}", UPDATE)
+CREATE = documented("POST /v1/setup_intents", {**CREATE, **_NO_SUCH})
+CANCEL = documented("POST /v1/setup_intents/{id}/cancel", CANCEL)
+LIST = documented("GET /v1/setup_intents", {**DATED_LIST_PARAMS, "customer": Str(255),
+                                            "payment_method": Str(255)})
 CONFIRMABLE = ("requires_payment_method", "requires_confirmation", "requires_action")
 CANCELABLE = CONFIRMABLE
 UPDATABLE = CONFIRMABLE
@@ -152,7 +161,7 @@ def retrieve(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
 
 
 def list_(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
-    p = check(raw, {**DATED_LIST_PARAMS, "customer": Str(255), "payment_method": Str(255)})
+    p = check(raw, LIST)
     return list_objects(ctx, acct, "setup_intent", p, "/v1/setup_intents",
                         f1=p.get("customer"), f2=p.get("payment_method"))
 
