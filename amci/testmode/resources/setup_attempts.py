@@ -16,7 +16,8 @@ def new(ctx: Context, acct: Account, si: Json, pm: Json) -> Json:
     card = pm["card"]
     attempt: Json = {
         "id": new_id("setatt"), "object": "setup_attempt", "application": None,
-        "created": ctx.clock.now(), "customer": si["customer"], "flow_directions": None,
+        "created": ctx.clock.now(), "customer": si["customer"], "customer_account": None,
+        "flow_directions": None,
         "livemode": False, "on_behalf_of": None, "payment_method": pm["id"],
         "payment_method_details": {"card": {
             "brand": card["brand"], "checks": card["checks"], "country": card["country"],
