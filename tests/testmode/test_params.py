@@ -144,13 +144,17 @@ async def test_payment_intent_echoes_shipping_and_transfer_group(
 async def test_customer_echoes_and_missing_references(client: stripe.StripeClient) -> None:
     cus = await client.v1.customers.create_async({
         "name": "Echo", "tax_exempt": "reverse", "balance": -500, "invoice_prefix": "ECHO1",
-        "next_invoice_sequence": 7, "invoice_settings": {"footer": "Thanks"},
+        "next_invoice_sequence": 7,
+        "invoice_settings": {"footer": "Thanks", "custom_fields": [{"name": "PO", "value": "7"}],
+                             "rendering_options": {"amount_tax_display": "exclude_tax"}},
         "shipping": {"name": "Echo", "address": {"city": "Berlin"}, "phone": "+49"},
         "tax_id_data": [{"type": "eu_vat", "value": "DE123456789"}],
         "cash_balance": {"settings": {"reconciliation_mode": "automatic"}}})
     assert (cus.tax_exempt, cus.balance, cus.invoice_prefix, cus.next_invoice_sequence) == (
         "reverse", -500, "ECHO1", 7)
     assert cus.invoice_settings is not None and cus.invoice_settings.footer == "Thanks"
+    assert cus.invoice_settings.to_dict(recursive=True)["rendering_options"] == {
+        "amount_tax_display": "exclude_tax", "template": None}
     assert cus.shipping is not None and cus.shipping.address is not None
     assert cus.shipping.address.city == "Berlin" and cus.shipping.phone == "+49"
     updated = await client.v1.customers.update_async(cus.id, {"tax_exempt": "none"})
