@@ -144,8 +144,14 @@ def documented(endpoint: str, own: Mapping[str, Spec] | None = None,
                simulated: tuple[str, ...] = ()) -> dict[str, Spec]:
     """The spec of ``endpoint`` (``"POST /v1/payment_intents"``): documented parameters, then
     the endpoint's own specs over them (own specs may add parameters newer than the
-    description). ``simulated`` names documented parameters used as documented."""
+    description). ``simulated`` names documented parameters used as documented. Records the
+    endpoint's own names for ``generic_only``: call it once per served endpoint."""
     _OWN[endpoint] = frozenset(own or ()) | frozenset(simulated) | {"expand"}
+    return merged(endpoint, own)
+
+
+def merged(endpoint: str, own: Mapping[str, Spec] | None = None) -> dict[str, Spec]:
+    """``documented`` without recording anything (for callers that are not the endpoint)."""
     return _merge(_endpoints()[endpoint], own or {})
 
 
