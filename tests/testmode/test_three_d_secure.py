@@ -193,6 +193,25 @@ async def test_page_refuses_wrong_nonce_account_and_choice(
     assert (await client.v1.payment_intents.retrieve_async(pi.id)).status == "requires_action"
 
 
+@pytest.mark.parametrize("bad", ["not a url", "/relative/path", "https://", "https://x/\r\nSet: y"])
+async def test_return_url_must_be_absolute(client: stripe.StripeClient, bad: str) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        await client.v1.payment_intents.create_async(
+            {"amount": 1000, "currency": "eur", "payment_method": "pm_card_authenticationRequired",
+             "confirm": True, "return_url": bad})
+    assert exc.value.param == "return_url"
+
+
+async def test_app_scheme_return_url(client: stripe.StripeClient, http: aiohttp.ClientSession,
+                                     ) -> None:
+    pi = await _requires_action(client, return_url="myapp://paid?x=1")
+    final = await press(http, next_action_url(pi), COMPLETE, follow=False)
+    assert final.status == 303
+    assert final.headers["Location"] == (
+        f"myapp://paid?x=1&payment_intent={pi.id}"
+        f"&payment_intent_client_secret={pi.client_secret}&redirect_status=succeeded")
+
+
 async def test_error_on_requires_action(client: stripe.StripeClient) -> None:
     with pytest.raises(stripe.CardError) as exc:
         await client.v1.payment_intents.create_async(

@@ -6,6 +6,7 @@ import pytest
 
 from amci.testmode import holds
 from amci.testmode import three_d_secure as tds
+from amci.testmode.resources.authentication import with_query
 
 
 @pytest.mark.parametrize(
@@ -100,3 +101,15 @@ def test_capture_window_follows_a_shorter_configured_default() -> None:
                         default=3600) == 3600
     assert holds.window("mastercard", merchant_initiated=False, currency="usd",
                         settlement="usd", default=3600) == 3600
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [("https://shop.example/back", "https://shop.example/back?a=1&b=x+y"),
+     ("https://shop.example/back?order=4", "https://shop.example/back?order=4&a=1&b=x+y"),
+     ("https://shop.example/back?", "https://shop.example/back?a=1&b=x+y"),
+     ("https://shop.example/back#top", "https://shop.example/back?a=1&b=x+y#top"),
+     ("myapp://paid", "myapp://paid?a=1&b=x+y")],
+)
+def test_return_url_query_appended(url: str, expected: str) -> None:
+    assert with_query(url, {"a": "1", "b": "x y"}) == expected

@@ -9,13 +9,31 @@ response is written, so URLs follow the ``public_url`` setting across restarts.
 
 from __future__ import annotations
 
+import re
 import secrets
 
+from yarl import URL
+
 from amci.testmode.auth import Account
+from amci.testmode.errors import InvalidRequestError
 from amci.testmode.store import Row
 from amci.testmode.wire import new_id
 
 PAGE_PREFIX = "/_testmode/authenticate/"
+_CONTROL = re.compile(r"[\x00-\x20\x7f]")
+
+
+def check_return_url(url: str | None) -> None:
+    """``return_url`` must be an absolute URL (an app scheme such as ``myapp://`` is fine: the
+    mobile SDKs use them); the customer is redirected there. Wording UNVERIFIED."""
+    if url is None:
+        return
+    parsed = URL(url) if not _CONTROL.search(url) else None
+    if parsed is None or not parsed.scheme or (
+            parsed.scheme in ("http", "https") and not parsed.host):
+        raise InvalidRequestError(
+            f"Invalid URL: {url[:200]!r} is not an absolute URL (e.g. https://example.com/done).",
+            param="return_url")
 
 
 def page_path(acct: Account, intent_id: str, nonce: str) -> str:

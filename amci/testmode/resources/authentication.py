@@ -12,8 +12,7 @@ parameters: ``payment_intent``/``payment_intent_client_secret`` or
 from __future__ import annotations
 
 import secrets
-
-from yarl import URL
+from urllib.parse import urlencode
 
 from amci.testmode.auth import Account
 from amci.testmode.errors import CardError
@@ -48,7 +47,15 @@ def finish(ctx: Context, acct: Account, row: Row, success: bool) -> str | None:
         status = setup_intents.after_challenge(ctx, acct, row, success)
     if not return_url:
         return None
-    return str(URL(return_url).extend_query(_query(row.data, status)))
+    return with_query(return_url, _query(row.data, status))
+
+
+def with_query(url: str, query: dict[str, str]) -> str:
+    """``url`` with ``query`` appended, the rest as given ("You can also append your own query
+    parameters … they persist through the redirect process"); before any ``#fragment``."""
+    base, hash_, fragment = url.partition("#")
+    sep = "" if base.endswith(("?", "&")) else "&" if "?" in base else "?"
+    return base + sep + urlencode(query) + hash_ + fragment
 
 
 def _query(intent: Json, status: str) -> dict[str, str]:

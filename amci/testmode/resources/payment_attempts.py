@@ -41,6 +41,7 @@ def confirm(ctx: Context, acct: Account, row: Row, pm_row: Row | None, p: Params
             f"The provided PaymentMethod {pm['id']} is attached to another Customer than the"
             " one on this PaymentIntent. Payment methods attached to other Customers cannot"
             " be used with this PaymentIntent.", param="payment_method")
+    actions.check_return_url(p.get("return_url"))
     if p.get("receipt_email"):
         pi["receipt_email"] = p["receipt_email"]
     if p.get("setup_future_usage"):

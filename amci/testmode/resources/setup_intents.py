@@ -207,6 +207,7 @@ def _confirm(ctx: Context, acct: Account, row: Row, pm_row: Row | None, p: Param
             " confirm it again directly with a payment method.",
             code="setup_intent_unexpected_state", extra={"setup_intent": si})
     pm = pm_row.data
+    actions.check_return_url(p.get("return_url"))
     if pm_row.internal.get("consumed"):
         raise InvalidRequestError(payment_methods.PM_REUSE, param="payment_method")
     if pm["customer"] is not None and pm["customer"] != si["customer"]:
