@@ -129,7 +129,7 @@ def create(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
             "You may only specify one of these parameters: payment_method,"
             " payment_method_data.", code="parameters_exclusive", param="payment_method")
     for name in ("off_session", "return_url", "error_on_requires_action"):
-        if p.get(name) is not None and not p.get("confirm"):
+        if p.get(name) and not p.get("confirm"):
             # "This parameter can only be used with confirm=true." (PaymentIntent create docs)
             raise InvalidRequestError(
                 f"You can only set {name} when confirm is true.", param=name)

@@ -115,7 +115,7 @@ def _store(ctx: Context, acct: Account, row: Row) -> None:
 def create(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
     p = check(raw, CREATE)
     for name in ("return_url", "use_stripe_sdk"):
-        if p.get(name) is not None and not p.get("confirm"):
+        if p.get(name) and not p.get("confirm"):
             raise InvalidRequestError(
                 f"You can only set {name} when confirm is true.", param=name)
     apm = p.get("automatic_payment_methods")
