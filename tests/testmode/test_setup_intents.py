@@ -128,6 +128,22 @@ async def test_failed_authentication_on_setup(
     assert (await client.v1.customers.payment_methods.list_async(cus.id)).data == []
 
 
+async def test_reconfirm_and_cancel_abandon_the_pending_attempt(
+    client: stripe.StripeClient, http: aiohttp.ClientSession,
+) -> None:
+    si = await client.v1.setup_intents.create_async(
+        {"payment_method": "pm_card_authenticationRequired", "confirm": True})
+    first = si.latest_attempt
+    again = await client.v1.setup_intents.confirm_async(si.id)
+    assert again.status == "requires_action" and again.latest_attempt != first
+    async with http.get(next_action_url(si)) as r:
+        assert r.status == 404  # the first page is retired
+    canceled = await client.v1.setup_intents.cancel_async(si.id)
+    assert canceled.status == "canceled"
+    attempts = await client.v1.setup_attempts.list_async({"setup_intent": si.id})
+    assert [a.status for a in attempts.data] == ["abandoned", "abandoned"]
+
+
 async def test_decline_during_setup(client: stripe.StripeClient) -> None:
     """"4000000000009995 is declined during setup" (docs.stripe.com/payments/save-and-reuse)."""
     cus = await client.v1.customers.create_async()
