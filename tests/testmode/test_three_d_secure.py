@@ -203,6 +203,19 @@ async def test_return_url_must_be_absolute(client: stripe.StripeClient, bad: str
     assert exc.value.param == "return_url"
 
 
+async def test_return_url_only_with_confirm(client: stripe.StripeClient) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        await client.v1.payment_intents.create_async(
+            {"amount": 1000, "currency": "eur", "return_url": "https://shop.example/back"})
+    assert exc.value.param == "return_url"
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        await client.v1.setup_intents.create_async({"return_url": "https://shop.example/back"})
+    assert exc.value.param == "return_url"
+    ok = await client.v1.payment_intents.create_async(
+        {"amount": 1000, "currency": "eur", "off_session": False})
+    assert ok.status == "requires_payment_method"
+
+
 async def test_app_scheme_return_url(client: stripe.StripeClient, http: aiohttp.ClientSession,
                                      ) -> None:
     pi = await _requires_action(client, return_url="myapp://paid?x=1")
