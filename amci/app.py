@@ -28,6 +28,7 @@ from amci.limiter import Limiter
 from amci.logs import log
 from amci.metrics import Metrics, create_metrics
 from amci.relay import Relay, Upstream
+from amci.serving import GuardedRunner
 from amci.settings import Settings
 from amci.store import SqliteStore, Store
 
@@ -114,9 +115,12 @@ async def _testmode_ctx(app: web.Application) -> AsyncIterator[None]:
             settlement_currency=tm.settlement_currency,
             rate_limit_per_second=tm.rate_limit_per_second,
             fx_rates_file=settings.fx_rates_file,
+            request_header_timeout_seconds=settings.server.request_header_timeout_seconds,
         )
     )
-    runner = web.AppRunner(tm_app, access_log=None)
+    runner = GuardedRunner(
+        tm_app, header_timeout=settings.server.request_header_timeout_seconds, access_log=None
+    )
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

@@ -36,6 +36,9 @@ class SettingsError(ValueError):
 class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8080
+    # A connection must deliver each request's headers this long after it opens or after the
+    # previous response; then it is closed (slow clients; amci/serving.py).
+    request_header_timeout_seconds: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,3 +23,6 @@ class TestmodeSettings:
     authorization_validity_seconds: int = 7 * 86400
     # YAML FX table (amci.money.load_fx shape); None uses the packaged one.
     fx_rates_file: str | None = None
+    # A connection must deliver each request's headers this long after it opens or after the
+    # previous response; then it is closed (slow clients; amci/serving.py).
+    request_header_timeout_seconds: float = 10.0
