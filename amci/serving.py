@@ -23,6 +23,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
 
 SHUTDOWN_TIMEOUT_S = 10.0
 
@@ -53,6 +54,19 @@ class _HeaderDeadlineHandler(RequestHandler):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self._arm()
+
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        # aiohttp's 400 for a malformed request quotes the offending bytes back (an Authorization
+        # line, a key); the first line of its message names the problem without them.
+        if message is not None:
+            message = message.split("\n", 1)[0].rstrip(":")
+        return super().handle_error(request, status, exc, message)
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._disarm()
