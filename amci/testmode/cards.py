@@ -47,8 +47,9 @@ class Outcome:
 
 SUCCEED = Outcome("succeed")
 
-# Stripe's messages as observed in real test-mode responses (facts §5); lost/stolen wording is
-# UNVERIFIED — Stripe tells integrations to present those as a generic decline.
+# Stripe's messages as returned by real test-mode requests (docs.stripe.com/testing, declined
+# payments); lost/stolen wording is UNVERIFIED — Stripe tells integrations to present those as a
+# generic decline.
 _DECLINED = "Your card was declined."
 
 
