@@ -22,7 +22,6 @@ import json
 import logging
 import re
 import sys
-import time
 from types import TracebackType
 from typing import Any
 
@@ -106,9 +105,6 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             entry["stack"] = record.stack_info
         return json.dumps(_scrubbed(entry), separators=(",", ":"))
-
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
 
 
 def quiet_stripe_logger() -> None:

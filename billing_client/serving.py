@@ -124,6 +124,10 @@ def serve(
     on_listening: Callable[[], None] | None = None,
 ) -> int:
     """Run ``app`` until SIGTERM/SIGINT; the exit status (1 when the address can't be bound)."""
+    if not header_timeout > 0:  # also refuses NaN
+        print(f"{name}: request_header_timeout_seconds must be a number > 0, not {header_timeout}",
+              file=sys.stderr, flush=True)
+        return 2
     try:
         import uvloop  # the `speed` extra
 
