@@ -23,14 +23,12 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from .conftest import (
     LOGIN,
-    STRIPE_KEY,
     Reply,
     Service,
     amci_service,
@@ -45,6 +43,8 @@ PAYMENTS = 120
 WORKERS = 12
 KILL_AFTER = (15, 45, 80)  # completed payments at which the process is killed (-9) and restarted
 DEADLINE_S = 60.0  # per phase; a payment without a final answer by then is "unanswered"
+AMCI_KEY = "sk_test_crashThroughAmci000000wxyz"  # each test its own test-mode account
+BC_KEY = "sk_test_crashThroughBillingClientwxyz"
 VISA = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}
 
 
@@ -55,8 +55,11 @@ class Crashable:
     bc: Service
 
 
-@pytest.fixture
-def services(tmp_path: Path) -> Iterator[Crashable]:
+@pytest.fixture(scope="module")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crashable]:
+    """One set of processes for both tests: each pays with its own Stripe key, so each has its
+    own account in the test mode and counts only its own PaymentIntents."""
+    tmp_path = tmp_path_factory.mktemp("crash")
     tm_port, amci_port, bc_port = free_port(), free_port(), free_port()
     tm_config = tmp_path / "testmode.yaml"
     # Stripe's sandbox limit (25/s) would only add 429s, which the clients retry anyway.
@@ -158,13 +161,13 @@ def _run(pay: Callable[[int], Reply], service: Service) -> Outcome:
     return Outcome(answers, killed, retries["transient"])
 
 
-def _payment_intents(testmode: Service) -> list[dict[str, Any]]:
+def _payment_intents(testmode: Service, stripe_key: str) -> list[dict[str, Any]]:
     """Every PaymentIntent the test mode holds for the key, following the list's pages."""
     out: list[dict[str, Any]] = []
     after = ""
     while True:
         r = call("GET", f"{testmode.url}/v1/payment_intents?limit=100{after}",
-                 headers={"Authorization": f"Bearer {STRIPE_KEY}"})
+                 headers={"Authorization": f"Bearer {stripe_key}"})
         assert r.status == 200, r.body
         out.extend(r.body["data"])
         if not r.body["has_more"]:
@@ -193,7 +196,7 @@ def _assert_each_charged_once(
 
 
 def test_kill_9_amci_during_concurrent_payments(services: Crashable) -> None:
-    auth = base64.b64encode(f"{LOGIN}:{STRIPE_KEY}".encode()).decode()
+    auth = base64.b64encode(f"{LOGIN}:{AMCI_KEY}".encode()).decode()
 
     def pay(n: int) -> Reply:
         return call(
@@ -211,7 +214,7 @@ def test_kill_9_amci_during_concurrent_payments(services: Crashable) -> None:
     # The kills happened, and hit requests in flight (their clients had to retry).
     assert outcome.kills == len(KILL_AFTER)
     assert outcome.retries >= len(KILL_AFTER), outcome.retries
-    intents = _payment_intents(services.testmode)
+    intents = _payment_intents(services.testmode, AMCI_KEY)
     _assert_each_charged_once(answers, intents, lambda reply: str(reply.body["reference"]))
     assert {r.body["status"] for r in answers.values()} == {"succeeded"}
     assert elapsed < DEADLINE_S, elapsed
@@ -224,7 +227,7 @@ def _billing_client_setup(bc: Service) -> tuple[str, str]:
         return r.body
 
     ps = api("POST", "/api/payment-systems", {
-        "name": "Stripe", "processor": "Stripe", "login": LOGIN, "password": STRIPE_KEY,
+        "name": "Stripe", "processor": "Stripe", "login": LOGIN, "password": BC_KEY,
         "enabled_methods": ["VISA"],
     })
     api("PUT", "/api/currencies/USD", {"payment_system": ps["id"], "minimum_payment": "0.5"})
@@ -256,7 +259,7 @@ def test_kill_9_billing_client_during_concurrent_payments(services: Crashable) -
     answers = outcome.answers
     assert outcome.kills == len(KILL_AFTER)
     assert outcome.retries >= len(KILL_AFTER), outcome.retries
-    intents = _payment_intents(services.testmode)
+    intents = _payment_intents(services.testmode, BC_KEY)
     # The billing client's transaction id is the payment's reference at AMCI and in Stripe.
     _assert_each_charged_once(answers, intents, lambda reply: str(reply.body["id"]))
     assert {r.body["status"] for r in answers.values()} == {"succeeded"}
