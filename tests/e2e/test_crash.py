@@ -220,9 +220,16 @@ def test_kill_9_amci_during_concurrent_payments(services: Crashable) -> None:
     assert elapsed < DEADLINE_S, elapsed
 
 
+def billing_client_call(
+    bc: Service, method: str, path: str, body: Any, headers: dict[str, str] | None = None
+) -> Reply:
+    """The one place the crash test calls the billing client's API (API credentials go here)."""
+    return call(method, bc.url + path, body, headers or {}, timeout=15)
+
+
 def _billing_client_setup(bc: Service) -> tuple[str, str]:
     def api(method: str, path: str, body: Any) -> Any:
-        r = call(method, bc.url + path, body)
+        r = billing_client_call(bc, method, path, body)
         assert r.status in (200, 201), r.body
         return r.body
 
@@ -238,19 +245,13 @@ def _billing_client_setup(bc: Service) -> tuple[str, str]:
     return customer, card
 
 
-def billing_client_payment(bc: Service, customer: str, body: Any, key: str) -> Reply:
-    """The one place the crash test calls the billing client's API for a payment."""
-    return call("POST", f"{bc.url}/api/customers/{customer}/payments", body,
-                {"Idempotency-Key": key}, timeout=15)
-
-
 def test_kill_9_billing_client_during_concurrent_payments(services: Crashable) -> None:
     customer, card = _billing_client_setup(services.bc)
 
     def pay(n: int) -> Reply:
-        return billing_client_payment(
-            services.bc, customer, {"amount": _amount(n), "card_id": card},
-            f"crash-bc-{n}",
+        return billing_client_call(
+            services.bc, "POST", f"/api/customers/{customer}/payments",
+            {"amount": _amount(n), "card_id": card}, {"Idempotency-Key": f"crash-bc-{n}"},
         )
 
     started = time.monotonic()
