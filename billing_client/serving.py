@@ -1,13 +1,15 @@
 """Running an aiohttp app as a server: a deadline on request headers, a clean exit.
 (AMCI has the same module, amci/serving.py; the two packages never import each other.)
 
-aiohttp bounds neither the time a client may take to send its request line and headers nor the
-time an idle keep-alive connection may stay open before its next request (its keep-alive timer
-defaults to an hour), so a client sending one byte a second holds a connection as long as it likes
-(slowloris). ``GuardedRunner`` gives every connection a deadline, counted from the connection's
-start and again from the end of each response, by which the next request's headers must be
-complete; past it the connection is closed. A request whose headers arrived is not timed here
-(handlers bound their own work).
+aiohttp has no header-read timeout: the only bound on a connection that never completes its
+headers is the keep-alive timer (3630 s by default in aiohttp 3.14), so clients sending one byte a
+second hold connections for an hour (slowloris). ``GuardedRunner`` gives every connection a
+deadline, counted from the connection's start and again from the end of each response, by which
+the next request's headers must be complete; past it the connection is closed. A request whose
+headers arrived is not timed here (handlers bound their own work). It hooks aiohttp's
+``RequestHandler`` (``_handle_request``: called once a request's headers are parsed) and
+``Server`` internals, stable across aiohttp 3.x; tests/e2e/test_hostile_clients.py fails if they
+change.
 
 ``serve`` is what ``billing-client serve`` runs: bind (a port in use is one clear
 line and exit status 1, never a traceback), wait for SIGTERM or SIGINT, stop gracefully.
