@@ -5,6 +5,7 @@ their ports."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import socket
@@ -61,6 +62,20 @@ def test_a_port_in_use_is_one_clear_line(command: str, tmp_path: Path) -> None:
             json.loads(line)
 
 
+def _children(pid: int) -> list[int]:
+    """The launcher's child processes (Linux /proc)."""
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return [int(child) for child in text.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def _port_is_free(port: int) -> bool:
     with socket.socket() as s:
         # SO_REUSEADDR forgives TIME_WAIT connections, not a live listener.
@@ -84,6 +99,7 @@ def test_sigterm_to_the_launcher_stops_both_services(tmp_path: Path) -> None:
     )
     assert proc.stdout is not None
     seen: list[str] = []
+    children: list[int] = []
     deadline = time.monotonic() + READY_DEADLINE_S
     try:
         while time.monotonic() < deadline:  # start-up only: read until both services are up
@@ -97,6 +113,8 @@ def test_sigterm_to_the_launcher_stops_both_services(tmp_path: Path) -> None:
             raise AssertionError("launcher never became ready:\n" + "".join(seen))
         assert call("GET", f"http://127.0.0.1:{amci_port}/healthz").status == 200
         assert call("GET", f"http://127.0.0.1:{bc_port}/healthz").status == 200
+        children = _children(proc.pid)
+        assert len(children) == 2, children
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
@@ -105,6 +123,10 @@ def test_sigterm_to_the_launcher_stops_both_services(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        leaked = [pid for pid in children if _alive(pid)]
+        for pid in leaked:  # don't leave them running if the launcher failed to stop them
+            os.kill(pid, signal.SIGKILL)
+    assert leaked == [], "the launcher left its services running"
     assert proc.returncode == 0, "".join(seen) + out
     assert "Traceback" not in out, out
     # The launcher waited for both: their ports are free the moment it has exited.
