@@ -8,7 +8,7 @@ Values are parsed as YAML scalars. Every error names the key.
 
 YAML shape::
 
-    server:  {host: 127.0.0.1, port: 8090}
+    server:  {host: 127.0.0.1, port: 8090, request_header_timeout_seconds: 10}
     amci:    {url: http://127.0.0.1:8080, timeout_seconds: 10}
     storage: {db_path: var/billing_client.sqlite3}
     reconcile: {interval_seconds: 30}   # 0 disables the background retry of pending transactions
@@ -52,6 +52,9 @@ class Settings:
     encryption_key: Secret
     host: str = "127.0.0.1"
     port: int = 8090
+    # A connection must deliver each request's headers this long after it opens or after the
+    # previous response; then it is closed (slow clients; billing_client/serving.py).
+    request_header_timeout_seconds: float = 10.0
     amci_url: str = "http://127.0.0.1:8080"
     amci_timeout_seconds: float = 10.0
     db_path: str = "var/billing_client.sqlite3"
@@ -65,6 +68,8 @@ class Settings:
         parts = urlsplit(self.amci_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise SettingsError(f"amci.url: {self.amci_url!r} is not an http(s) URL")
+        if not self.request_header_timeout_seconds > 0:  # also refuses NaN
+            raise SettingsError("server.request_header_timeout_seconds: must be > 0")
         if self.amci_timeout_seconds <= 0:
             raise SettingsError("amci.timeout_seconds: must be > 0")
         if not (0 <= self.reconcile_interval_seconds < float("inf")):  # also refuses NaN
@@ -175,6 +180,9 @@ def from_mapping(raw: Mapping[str, Any]) -> Settings:
         encryption_key=Secret(key),
         host=_str(server, "host", "server.host", "127.0.0.1"),
         port=port,
+        request_header_timeout_seconds=_number(
+            server, "request_header_timeout_seconds", "server.request_header_timeout_seconds", 10.0
+        ),
         amci_url=_str(amci, "url", "amci.url", "http://127.0.0.1:8080"),
         amci_timeout_seconds=_number(amci, "timeout_seconds", "amci.timeout_seconds", 10.0),
         db_path=_str(storage, "db_path", "storage.db_path", "var/billing_client.sqlite3"),

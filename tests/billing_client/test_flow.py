@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from .conftest import (
@@ -267,3 +268,20 @@ async def test_restart_loses_nothing(
         f"/api/customers/{cust}/payments", json={"amount": "1.00", "card_id": card["id"]}
     )
     assert r.status == 201, await r.text()
+
+
+@pytest.mark.parametrize(("number", "name"), [("3566002020360505", "JCB"),
+                                              ("6221260000000000", "UnionPay"),
+                                              ("3056930009020004", "Diners Club")])
+async def test_brands_without_a_payment_method_are_refused_by_name(
+    bc: Client, number: str, name: str
+) -> None:
+    """Stripe's brands the spec offers no method for: named as the shared table names them and
+    refused, as AMCI would refuse them (never treated as brandless, never a 500)."""
+    ids = await setup_stripe(bc)
+    card = {**AMEX, "number": number, "cvc": "123"}
+    r = await bc.post(f"/api/customers/{ids['customer']}/cards", json={"card": card})
+    assert r.status == 400, await r.text()
+    err = (await r.json())["error"]
+    assert (err["code"], err["param"]) == ("card_brand_not_enabled", "card.number")
+    assert err["message"].startswith(f"{name} cards are not accepted")
