@@ -16,12 +16,11 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from importlib import resources
 
 import aiohttp
 from aiohttp import web
 
-from billing_client import keys
+from billing_client import keys, openapi
 from billing_client.amci_client import AmciClient
 from billing_client.api.routes import ROUTES
 from billing_client.crypto import Vault
@@ -48,7 +47,7 @@ def create_app(
     app = web.Application(middlewares=[error_middleware], client_max_size=256 * 1024)
     app[keys.SETTINGS] = settings
     app[keys.METRICS] = Metrics()
-    app[keys.OPENAPI] = resources.files("billing_client").joinpath("openapi.json").read_bytes()
+    app[keys.OPENAPI] = openapi.document_bytes()
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, handler)
 
