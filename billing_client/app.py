@@ -70,7 +70,6 @@ def create_app(
                 storage, Vault(settings.encryption_key), amci, app[keys.METRICS], clock=clock
             )
             app[keys.STORAGE] = storage
-            app[keys.AMCI] = amci
             app[keys.USECASES] = usecases
             if settings.demo is not None:
                 try:

@@ -51,7 +51,6 @@ _METHOD_ALIASES: dict[str, str] = {
     "master card": "MasterCard",
     "amex": "American Express",
 }
-REFUND_REASONS = ("requested_by_customer", "duplicate", "fraudulent")
 
 
 def _refuse(code: str, message: str, param: str | None = None) -> PydanticCustomError:
@@ -342,7 +341,7 @@ class CustomerUpdate(Request):
     email: Email = None
 
     @_model_validator(mode="after")
-    def _something(self) -> CustomerUpdate:
+    def _something_to_update(self) -> CustomerUpdate:
         if not self.model_fields_set:
             raise _refuse(
                 "parameter_invalid", "Nothing to update: give name and/or email.", "email"

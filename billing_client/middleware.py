@@ -41,7 +41,6 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     """Request id, access log, metrics, and every error rendered in Stripe's envelope."""
     incoming = request.headers.get("X-Request-Id", "")
     request_id = incoming if _REQUEST_ID_RE.match(incoming) else f"req_{secrets.token_hex(8)}"
-    request[keys.REQUEST_ID] = request_id
     token = request_id_var.set(request_id)
     started = time.perf_counter()
     try:

@@ -19,7 +19,6 @@ from pydantic.json_schema import models_json_schema
 
 from billing_client import contract as c
 
-_ERROR = "ErrorEnvelope"
 _DESCRIPTIONS = {
     200: "OK",
     201: "Created",
