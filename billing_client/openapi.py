@@ -23,12 +23,14 @@ _DESCRIPTIONS = {
     200: "OK",
     201: "Created",
     400: "Invalid request (param names the field) or a refusal (with the recorded transaction)",
-    401: "Missing or invalid API token",
+    401: "Missing or invalid API token (or AMCI refused the payment system's credentials)",
     402: "Card declined or card details refused (card_error)",
+    403: "AMCI refused the payment system's credentials",
     404: "No such object",
     409: "Conflict (name taken, in use) or the same request already in flight",
     413: "Body too large",
     415: "Body is not application/json",
+    429: "AMCI is rate-limiting: retry shortly",
     502: "AMCI unreachable: the transaction is pending (it will not be charged twice)",
     503: "Storage unreachable",
 }
@@ -65,6 +67,10 @@ def _r(
             responses.update({413: c.ErrorEnvelope, 415: c.ErrorEnvelope})
     return Route(method, path, summary, dict(sorted(responses.items())), **kw)
 
+
+# Routes that reach AMCI also answer with AMCI's refusal as AMCI gave it: its 402 card errors,
+# 401/403 when AMCI refuses the payment system's credentials, 404, 409 and 429 (AMCI's limiter).
+_VIA_AMCI = (402, 403, 404, 409, 429, 502)
 
 ROUTES: tuple[Route, ...] = (
     _r("GET", "/healthz", "Process up (and SQLite reachable)", {200: c.Health}, (503,)),
@@ -120,7 +126,7 @@ ROUTES: tuple[Route, ...] = (
         "/api/customers/{id}/cards",
         "Save a card (token via AMCI, or encrypted under full_card_except_cvv)",
         {200: c.SavedCard, 201: c.SavedCard},
-        (402, 404, 409, 502),
+        _VIA_AMCI,
         request=c.CardSave,
         idempotency_key=True,
     ),
@@ -130,14 +136,14 @@ ROUTES: tuple[Route, ...] = (
         "/api/customers/{id}/cards/{card_id}",
         "Delete a saved card (AMCI detaches the token)",
         {200: c.Deleted},
-        (402, 404, 409, 502),
+        _VIA_AMCI,
     ),
     _r(
         "POST",
         "/api/customers/{id}/payments",
         "Sale or authorization, by saved card or one-off card",
         {201: c.Transaction},
-        (402, 404, 409, 502),
+        _VIA_AMCI,
         request=c.PaymentCreate,
         idempotency_key=True,
     ),
@@ -160,7 +166,7 @@ ROUTES: tuple[Route, ...] = (
         "/api/transactions/{id}/capture",
         "Capture an authorization (full or partial)",
         {200: c.Transaction},
-        (402, 404, 409, 502),
+        _VIA_AMCI,
         request=c.Capture,
         body_optional=True,
         idempotency_key=True,
@@ -170,7 +176,7 @@ ROUTES: tuple[Route, ...] = (
         "/api/transactions/{id}/refunds",
         "Refund (full or partial, repeatable)",
         {201: c.Transaction},
-        (402, 404, 409, 502),
+        _VIA_AMCI,
         request=c.RefundCreate,
         body_optional=True,
         idempotency_key=True,
@@ -180,7 +186,7 @@ ROUTES: tuple[Route, ...] = (
         "/api/transactions/{id}/void",
         "Void — sent to AMCI, which refuses (Stripe has no void); the refusal is recorded",
         {200: c.Transaction},
-        (402, 404, 409, 502),
+        _VIA_AMCI,
         request=c.Void,
         body_optional=True,
     ),
@@ -190,7 +196,7 @@ ROUTES: tuple[Route, ...] = (
         "Retry a pending transaction under its original idempotency key (a finished one is "
         "returned as is; 201 for a sale, authorization or refund, 200 otherwise)",
         {200: c.Transaction, 201: c.Transaction},
-        (402, 404, 409, 502),
+        _VIA_AMCI,
         request=c.Retry,
         body_optional=True,
     ),

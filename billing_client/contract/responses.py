@@ -161,7 +161,11 @@ class TransactionList(Response):
 
 
 class ErrorDetail(Response):
-    type: Literal["invalid_request_error", "card_error", "idempotency_error", "api_error"]
+    type: str = Field(
+        description="invalid_request_error, card_error, idempotency_error or api_error; "
+        "a refusal relayed from AMCI keeps the type AMCI (and Stripe) gave it",
+        examples=["invalid_request_error"],
+    )
     code: str | None = None
     param: str | None = None
     message: str = Field(description="safe to show to the end user")

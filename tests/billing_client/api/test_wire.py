@@ -46,6 +46,12 @@ async def test_json_nested_60000_deep(bc: Client) -> None:
     assert (await bc.post("/api/customers", json=text)).status == 201
 
 
+async def test_a_body_over_256_kib(bc: Client) -> None:
+    big = {"name": "J" * 300_000, "currency": "USD"}
+    r = await bc.post("/api/customers", json=big)
+    assert r.status == 413 and (await r.json())["error"]["type"] == "invalid_request_error"
+
+
 async def test_numbers_beyond_the_int_conversion_limit(bc: Client) -> None:
     ids = await setup_stripe(bc)
     pay = f"/api/customers/{ids['customer']}/payments"
