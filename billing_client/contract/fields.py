@@ -66,16 +66,18 @@ def _text(max_len: int, *, min_len: int = 1) -> PlainValidator:
     return PlainValidator(check, json_schema_input_type=str)
 
 
-def _text_schema(max_len: int, *, min_len: int = 1) -> WithJsonSchema:
-    return WithJsonSchema({"type": "string", "minLength": min_len, "maxLength": max_len})
+def text_schema(max_len: int, *, min_len: int = 1) -> WithJsonSchema:
+    """Text as the document shows it: not blank (leading/trailing spaces are trimmed)."""
+    schema = {"type": "string", "minLength": min_len, "maxLength": max_len, "pattern": r"\S"}
+    return WithJsonSchema(schema)
 
 
-Name = Annotated[str, _text(200), _text_schema(200)]
-ShortName = Annotated[str, _text(100), _text_schema(100)]
-Identifier = Annotated[str, _text(64), _text_schema(64)]
-Description = Annotated[str, _text(500), _text_schema(500)]
+Name = Annotated[str, _text(200), text_schema(200)]
+ShortName = Annotated[str, _text(100), text_schema(100)]
+Identifier = Annotated[str, _text(64), text_schema(64)]
+Description = Annotated[str, _text(500), text_schema(500)]
 # The spec: the login is "longer than 4 characters".
-LoginText = Annotated[str, _text(200, min_len=5), _text_schema(200, min_len=5)]
+LoginText = Annotated[str, _text(200, min_len=5), text_schema(200, min_len=5)]
 
 
 def _processor(value: object) -> str:
@@ -90,11 +92,10 @@ def _processor(value: object) -> str:
     return "stripe"
 
 
-Processor = Annotated[
-    str,
-    PlainValidator(_processor, json_schema_input_type=str),
-    WithJsonSchema({"type": "string", "enum": ["Stripe"], "description": "case-insensitive"}),
-]
+PROCESSOR_SCHEMA = WithJsonSchema(
+    {"type": "string", "enum": ["Stripe"], "description": "case-insensitive"}
+)
+Processor = Annotated[str, PlainValidator(_processor, json_schema_input_type=str), PROCESSOR_SCHEMA]
 
 
 def _api_key(value: object) -> str:
@@ -116,19 +117,16 @@ def _api_key(value: object) -> str:
     return key.reveal()
 
 
-StripeKey = Annotated[
-    str,
-    PlainValidator(_api_key, json_schema_input_type=str),
-    WithJsonSchema(
-        {
-            "type": "string",
-            "minLength": 16,
-            "maxLength": 255,
-            "pattern": "^(sk|rk)_(test|live)_",
-            "description": "the Stripe secret key; encrypted at rest, never returned",
-        }
-    ),
-]
+STRIPE_KEY_SCHEMA = WithJsonSchema(
+    {
+        "type": "string",
+        "minLength": 16,
+        "maxLength": 255,
+        "pattern": "^(sk|rk)_(test|live)_",
+        "description": "the Stripe secret key; encrypted at rest, never returned",
+    }
+)
+StripeKey = Annotated[str, PlainValidator(_api_key, json_schema_input_type=str), STRIPE_KEY_SCHEMA]
 
 
 def _method(value: object) -> str:
@@ -232,7 +230,14 @@ def _card_number(value: object) -> str:
 CardNumberText = Annotated[
     str,
     PlainValidator(_card_number, json_schema_input_type=str),
-    WithJsonSchema({"type": "string", "maxLength": 32, "description": "digits; spaces allowed"}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "maxLength": 32,
+            "pattern": "^[0-9 -]*[0-9][0-9 -]*$",
+            "description": "digits; spaces and dashes allowed",
+        }
+    ),
 ]
 
 

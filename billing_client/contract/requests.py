@@ -9,6 +9,8 @@ from pydantic import model_validator as _model_validator
 
 from billing_client.cards import Card
 from billing_client.contract.fields import (
+    PROCESSOR_SCHEMA,
+    STRIPE_KEY_SCHEMA,
     Amount,
     CardNumberText,
     CurrencyCode,
@@ -25,6 +27,7 @@ from billing_client.contract.fields import (
     ShortName,
     StripeKey,
     refuse,
+    text_schema,
 )
 from billing_client.crypto import CardNumber, Cvc
 
@@ -64,10 +67,11 @@ class PaymentSystemUpdate(Request):
     """Any subset of the create fields (the spec's *Payment methods*, *Data protection* pages)."""
 
     refuse_nulls = _no_null("name", "processor", "login", "password")
-    name: ShortName | None = None
-    processor: Processor | None = None
-    login: LoginText | None = Field(None, repr=False)
-    password: StripeKey | None = Field(None, repr=False)
+    # Absent: kept as stored; null: refused (so the document shows them as non-null strings).
+    name: Annotated[ShortName | None, text_schema(100)] = None
+    processor: Annotated[Processor | None, PROCESSOR_SCHEMA] = None
+    login: Annotated[LoginText | None, text_schema(200, min_len=5)] = Field(None, repr=False)
+    password: Annotated[StripeKey | None, STRIPE_KEY_SCHEMA] = Field(None, repr=False)
     test_mode: bool | None = None
     enabled_methods: list[Method] | None = Field(None, max_length=16)
     data_protection: Literal["token_only", "full_card_except_cvv"] | None = None
@@ -86,7 +90,7 @@ class CustomerCreate(Request):
 
 class CustomerUpdate(Request):
     refuse_nulls = _no_null("name")
-    name: Name | None = None
+    name: Annotated[Name | None, text_schema(200)] = None
     email: Email = None
 
     @_model_validator(mode="after")
