@@ -16,22 +16,23 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from importlib import resources
 
 import aiohttp
 from aiohttp import web
 
-from billing_client import keys
+from billing_client import keys, openapi
 from billing_client.amci_client import AmciClient
+from billing_client.api.routes import ROUTES
 from billing_client.crypto import Vault
 from billing_client.errors import BillingError
-from billing_client.handlers import ROUTES, error_middleware
 from billing_client.logs import log
 from billing_client.metrics import Metrics
+from billing_client.middleware import error_middleware
 from billing_client.reconciler import OnPass, run_reconciler
-from billing_client.service import Billing
 from billing_client.settings import Settings, SettingsError
 from billing_client.storage import Storage
+from billing_client.usecases import demo
+from billing_client.usecases.context import Context
 
 logger = logging.getLogger("billing_client")
 
@@ -46,7 +47,7 @@ def create_app(
     app = web.Application(middlewares=[error_middleware], client_max_size=256 * 1024)
     app[keys.SETTINGS] = settings
     app[keys.METRICS] = Metrics()
-    app[keys.OPENAPI] = resources.files("billing_client").joinpath("openapi.json").read_bytes()
+    app[keys.OPENAPI] = openapi.document_bytes()
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, handler)
 
@@ -65,16 +66,15 @@ def create_app(
                 metrics=app[keys.METRICS],
                 timeout_seconds=settings.amci_timeout_seconds,
             )
-            billing = Billing(
+            usecases = Context(
                 storage, Vault(settings.encryption_key), amci, app[keys.METRICS], clock=clock
             )
             app[keys.STORAGE] = storage
-            app[keys.AMCI] = amci
-            app[keys.BILLING] = billing
+            app[keys.USECASES] = usecases
             if settings.demo is not None:
                 try:
-                    ps_id = await billing.seed_payment_system(
-                        settings.demo.payment_system, settings.demo.currencies
+                    ps_id = await demo.seed_payment_system(
+                        usecases, settings.demo.payment_system, settings.demo.currencies
                     )
                 except BillingError as exc:
                     raise SettingsError(
@@ -94,7 +94,7 @@ def create_app(
             yield
             return
         task = asyncio.create_task(
-            run_reconciler(app[keys.BILLING], interval, on_pass=on_reconcile_pass),
+            run_reconciler(app[keys.USECASES], interval, on_pass=on_reconcile_pass),
             name="billing-client-reconciler",
         )
         app[keys.RECONCILER] = task

@@ -6,29 +6,30 @@ billing-client serve [--config config/billing_client.yaml] [--host H] [--port P]
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from billing_client import logs, serving
 from billing_client.app import create_app
-from billing_client.settings import SettingsError, load_settings
+from billing_client.settings import DEFAULT_CONFIG, Settings, SettingsError, load_settings
+
+
+def _load(args: argparse.Namespace) -> Settings:
+    """Settings from --config (default: config/billing_client.yaml when present), the
+    environment and the flags; an explicitly given --config must exist."""
+    path = args.config if args.config is not None else DEFAULT_CONFIG
+    if args.config is None and not Path(path).is_file():
+        path = None
+    flags = {"server.host": args.host, "server.port": args.port, "amci.url": args.amci}
+    flags["storage.db_path"] = args.db
+    return load_settings(path, os.environ, {k: v for k, v in flags.items() if v is not None})
 
 
 def _serve(args: argparse.Namespace) -> int:
     try:
-        settings = load_settings(args.config, os.environ)
-        overrides: dict[str, object] = {}
-        if args.host:
-            overrides["host"] = args.host
-        if args.port is not None:
-            overrides["port"] = args.port
-        if args.amci:
-            overrides["amci_url"] = args.amci
-        if args.db:
-            overrides["db_path"] = args.db
-        settings = dataclasses.replace(settings, **overrides)  # type: ignore[arg-type]
+        settings = _load(args)
     except SettingsError as exc:
         print(f"billing-client: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -50,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="billing-client", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the billing client's JSON API")
-    serve.add_argument("--config", default="config/billing_client.yaml")
+    serve.add_argument(
+        "--config", help=f"YAML settings file (default: {DEFAULT_CONFIG}, if it exists)"
+    )
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--amci", help="AMCI base URL, e.g. http://127.0.0.1:8080")
