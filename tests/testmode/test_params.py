@@ -201,3 +201,34 @@ def test_docs_list_every_parameter_without_its_own_simulation() -> None:
             assert expected <= rows[endpoint], (endpoint, expected - rows[endpoint])
         else:
             assert endpoint not in rows, f"{endpoint} is listed but simulates everything"
+
+
+async def test_documented_required_parameters_are_required(
+    http: aiohttp.ClientSession, stripe_base_url: str, key: str,
+    make_client,  # type: ignore[no-untyped-def]
+) -> None:
+    ids = await _ids(make_client(key))
+    required = json.loads(params.SOURCE.read_text())["required"]
+    served = {f"{m} {p}" for m, p, _ in ROUTES}
+    assert set(required) <= served
+    # A full valid request minus one required parameter at a time.
+    valid = {"POST /v1/payment_intents": {"amount": "500", "currency": "usd"},
+             "POST /v1/payment_methods/{id}/attach": {"customer": ids["customers"]},
+             "GET /v1/setup_attempts": {"setup_intent": ids["setup_intents"]},
+             "GET /v1/customers/search": {"query": "created>0"},
+             "GET /v1/payment_intents/search": {"query": "created>0"},
+             "GET /v1/charges/search": {"query": "created>0"}}
+    assert set(valid) == set(required)
+    headers = {"Authorization": f"Bearer {key}",
+               "Content-Type": "application/x-www-form-urlencoded"}
+    for endpoint, names in required.items():
+        method, template = endpoint.split(" ")
+        url = stripe_base_url + template.replace("{id}", ids["payment_methods"])
+        for name in names:
+            body = urlencode({k: v for k, v in valid[endpoint].items() if k != name})
+            req = (http.get(f"{url}?{body}", headers=headers) if method == "GET"
+                   else http.post(url, data=body, headers=headers))
+            async with req as r:
+                err = (await r.json())["error"]
+            assert r.status == 400 and err["code"] == "parameter_missing", (endpoint, name, err)
+            assert err["param"] == name

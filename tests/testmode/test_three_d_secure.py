@@ -17,6 +17,7 @@ from yarl import URL
 from amci.testmode import TestmodeSettings, create_app
 from tests.testmode.authpage import COMPLETE, FAIL, next_action_url, open_page, press
 from tests.testmode.conftest import ClientFactory
+from tests.testmode.shapes import ShapeRecorder
 
 
 @dataclass
@@ -370,10 +371,11 @@ async def test_frictionless_card_records_3ds_on_the_charge(client: stripe.Stripe
 async def test_public_url_builds_page_urls_and_survives_restart(
     aiohttp_server, make_client: ClientFactory, http: aiohttp.ClientSession,  # type: ignore[no-untyped-def]
     tmp_path: Path, key: str, site: ReturnSite,
+    shapes: ShapeRecorder,
 ) -> None:
     db = str(tmp_path / "testmode.sqlite3")
-    first = await aiohttp_server(create_app(TestmodeSettings(
-        db_path=db, rate_limit_per_second=None, public_url="https://pay.example.test/stripe/")))
+    first = await aiohttp_server(shapes.attach(create_app(TestmodeSettings(
+        db_path=db, rate_limit_per_second=None, public_url="https://pay.example.test/stripe/"))))
     client = make_client(key, base_url=str(first.make_url("")).rstrip("/"))
     opts: stripe.RequestOptions = {"idempotency_key": "3ds-1"}
     params: stripe.PaymentIntentCreateParams = {
@@ -384,8 +386,8 @@ async def test_public_url_builds_page_urls_and_survives_restart(
     assert url.startswith("https://pay.example.test/stripe/_testmode/authenticate/acct_")
     await first.close()
 
-    second = await aiohttp_server(create_app(TestmodeSettings(
-        db_path=db, rate_limit_per_second=None, public_url="http://compose-stripe:12111")))
+    second = await aiohttp_server(shapes.attach(create_app(TestmodeSettings(
+        db_path=db, rate_limit_per_second=None, public_url="http://compose-stripe:12111"))))
     base2 = str(second.make_url("")).rstrip("/")
     client2 = make_client(key, base_url=base2)
     moved = await client2.v1.payment_intents.retrieve_async(pi.id)
