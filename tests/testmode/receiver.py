@@ -44,10 +44,9 @@ class Receiver:
             self._changed.notify_all()
         return web.Response(status=status, text="ok")
 
-    async def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
-        async def enough() -> None:
+    async def wait_for(self, count: int) -> list[Received]:
+        """Wait (at most 10 s) until ``count`` deliveries have arrived."""
+        async with asyncio.timeout(10):
             async with self._changed:
                 await self._changed.wait_for(lambda: len(self.received) >= count)
-
-        await asyncio.wait_for(enough(), timeout)
         return self.received

@@ -15,6 +15,7 @@ from tests.testmode.conftest import advance_clock
 
 SEQUENCES = json.loads((Path(__file__).with_name("data") / "event-sequences.json").read_text())
 DAY = 86400
+Advance = Callable[[int], Awaitable[int]]
 
 
 async def event_types(client: stripe.StripeClient) -> list[str]:
@@ -31,44 +32,44 @@ async def _pay(client: stripe.StripeClient, pm: str, **extra: object) -> stripe.
          **extra})  # type: ignore[typeddict-item]
 
 
-Flow = Callable[[stripe.StripeClient, Callable[[int], Awaitable[int]]], Awaitable[None]]
+Flow = Callable[[stripe.StripeClient, "Advance"], Awaitable[None]]
 
 
-async def card_automatic_capture(c: stripe.StripeClient, adv: Callable[[int], Awaitable[int]]) -> None:
+async def card_automatic_capture(c: stripe.StripeClient, adv: Advance) -> None:
     await _pay(c, "pm_card_visa")
 
 
-async def card_declined(c: stripe.StripeClient, adv: Callable[[int], Awaitable[int]]) -> None:
+async def card_declined(c: stripe.StripeClient, adv: Advance) -> None:
     with pytest.raises(stripe.CardError):
         await _pay(c, "pm_card_chargeDeclined")
 
 
-async def three_d_secure_required(c: stripe.StripeClient, adv: Callable[[int], Awaitable[int]]) -> None:
+async def three_d_secure_required(c: stripe.StripeClient, adv: Advance) -> None:
     pi = await _pay(c, "pm_card_authenticationRequired", return_url="https://shop.example/done")
     assert pi.status == "requires_action"
 
 
-async def manual_capture_then_capture(c: stripe.StripeClient, adv: Callable[[int], Awaitable[int]]) -> None:
+async def manual_capture_then_capture(c: stripe.StripeClient, adv: Advance) -> None:
     pi = await _pay(c, "pm_card_visa", capture_method="manual")
     await c.v1.payment_intents.capture_async(pi.id)
 
 
-async def manual_capture_then_cancel(c: stripe.StripeClient, adv: Callable[[int], Awaitable[int]]) -> None:
+async def manual_capture_then_cancel(c: stripe.StripeClient, adv: Advance) -> None:
     pi = await _pay(c, "pm_card_visa", capture_method="manual")
     await c.v1.payment_intents.cancel_async(pi.id)
 
 
-async def authorization_expiry(c: stripe.StripeClient, adv: Callable[[int], Awaitable[int]]) -> None:
+async def authorization_expiry(c: stripe.StripeClient, adv: Advance) -> None:
     await _pay(c, "pm_card_visa", capture_method="manual")
     await adv(7 * DAY + 1)
 
 
-async def refund(c: stripe.StripeClient, adv: Callable[[int], Awaitable[int]]) -> None:
+async def refund(c: stripe.StripeClient, adv: Advance) -> None:
     pi = await _pay(c, "pm_card_visa")
     await c.v1.refunds.create_async({"payment_intent": pi.id})
 
 
-async def refund_failure(c: stripe.StripeClient, adv: Callable[[int], Awaitable[int]]) -> None:
+async def refund_failure(c: stripe.StripeClient, adv: Advance) -> None:
     pi = await _pay(c, "pm_card_refundFail")
     re = await c.v1.refunds.create_async({"payment_intent": pi.id})
     assert re.status == "succeeded"
@@ -77,14 +78,14 @@ async def refund_failure(c: stripe.StripeClient, adv: Callable[[int], Awaitable[
     assert (re.status, re.failure_reason) == ("failed", "expired_or_canceled_card")
 
 
-async def setup_intent_with_customer(c: stripe.StripeClient, adv: Callable[[int], Awaitable[int]]) -> None:
+async def setup_intent_with_customer(c: stripe.StripeClient, adv: Advance) -> None:
     cus = await c.v1.customers.create_async()
     si = await c.v1.setup_intents.create_async(
         {"customer": cus.id, "payment_method": "pm_card_visa", "confirm": True})
     assert si.status == "succeeded"
 
 
-async def customer_lifecycle(c: stripe.StripeClient, adv: Callable[[int], Awaitable[int]]) -> None:
+async def customer_lifecycle(c: stripe.StripeClient, adv: Advance) -> None:
     cus = await c.v1.customers.create_async({"email": "a@example.com"})
     await c.v1.customers.update_async(cus.id, {"name": "Ada"})
     pm = await c.v1.payment_methods.attach_async("pm_card_visa", {"customer": cus.id})
@@ -92,7 +93,7 @@ async def customer_lifecycle(c: stripe.StripeClient, adv: Callable[[int], Awaita
     await c.v1.customers.delete_async(cus.id)
 
 
-async def _dispute(c: stripe.StripeClient, adv: Callable[[int], Awaitable[int]],
+async def _dispute(c: stripe.StripeClient, adv: Advance,
                    card: str) -> stripe.Dispute:
     await _pay(c, card)
     await adv(0)
@@ -101,7 +102,7 @@ async def _dispute(c: stripe.StripeClient, adv: Callable[[int], Awaitable[int]],
     return disputes[0]
 
 
-async def dispute_chargeback_won(c: stripe.StripeClient, adv: Callable[[int], Awaitable[int]]) -> None:
+async def dispute_chargeback_won(c: stripe.StripeClient, adv: Advance) -> None:
     dp = await _dispute(c, adv, "pm_card_createDispute")
     assert dp.status == "needs_response" and dp.is_charge_refundable is False
     assert [(t["amount"], t["fee"], t["net"]) for t in dp.balance_transactions] == [
@@ -118,7 +119,7 @@ async def dispute_chargeback_won(c: stripe.StripeClient, adv: Callable[[int], Aw
     assert [t["net"] for t in dp.balance_transactions] == [-5700, 4200]
 
 
-async def dispute_chargeback_lost(c: stripe.StripeClient, adv: Callable[[int], Awaitable[int]]) -> None:
+async def dispute_chargeback_lost(c: stripe.StripeClient, adv: Advance) -> None:
     dp = await _dispute(c, adv, "pm_card_createDisputeProductNotReceived")
     assert dp.reason == "product_not_received"
     await c.v1.disputes.update_async(
@@ -127,7 +128,7 @@ async def dispute_chargeback_lost(c: stripe.StripeClient, adv: Callable[[int], A
     assert (await c.v1.disputes.retrieve_async(dp.id)).status == "lost"
 
 
-async def dispute_inquiry_accepted(c: stripe.StripeClient, adv: Callable[[int], Awaitable[int]]) -> None:
+async def dispute_inquiry_accepted(c: stripe.StripeClient, adv: Advance) -> None:
     dp = await _dispute(c, adv, "pm_card_createDisputeInquiry")
     assert dp.status == "warning_needs_response" and dp.balance_transactions == []
     assert dp.payment_method_details is not None
