@@ -32,6 +32,11 @@ class Receiver:
         await self.server.start_server()
         return str(self.server.make_url("/hook"))
 
+    @property
+    def url(self) -> str:
+        assert self.server is not None, "start() the receiver first"
+        return str(self.server.make_url("/hook"))
+
     async def close(self) -> None:
         if self.server is not None:
             await self.server.close()

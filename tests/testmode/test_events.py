@@ -5,17 +5,27 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 import pytest
 import stripe
 
+from tests.testmode.authpage import COMPLETE, FAIL, next_action_url, press
 from tests.testmode.conftest import advance_clock
 
 SEQUENCES = json.loads((Path(__file__).with_name("data") / "event-sequences.json").read_text())
 DAY = 86400
-Advance = Callable[[int], Awaitable[int]]
+
+
+@dataclass
+class Env:
+    http: aiohttp.ClientSession
+    base: str
+
+    async def advance(self, seconds: int) -> int:
+        return await advance_clock(self.http, self.base, seconds)
 
 
 async def event_types(client: stripe.StripeClient) -> list[str]:
@@ -32,60 +42,73 @@ async def _pay(client: stripe.StripeClient, pm: str, **extra: object) -> stripe.
          **extra})  # type: ignore[typeddict-item]
 
 
-Flow = Callable[[stripe.StripeClient, "Advance"], Awaitable[None]]
+Flow = Callable[[stripe.StripeClient, Env], Awaitable[None]]
 
 
-async def card_automatic_capture(c: stripe.StripeClient, adv: Advance) -> None:
+async def card_automatic_capture(c: stripe.StripeClient, env: Env) -> None:
     await _pay(c, "pm_card_visa")
 
 
-async def card_declined(c: stripe.StripeClient, adv: Advance) -> None:
+async def card_declined(c: stripe.StripeClient, env: Env) -> None:
     with pytest.raises(stripe.CardError):
         await _pay(c, "pm_card_chargeDeclined")
 
 
-async def three_d_secure_required(c: stripe.StripeClient, adv: Advance) -> None:
+async def three_d_secure_required(c: stripe.StripeClient, env: Env) -> None:
     pi = await _pay(c, "pm_card_authenticationRequired", return_url="https://shop.example/done")
     assert pi.status == "requires_action"
 
 
-async def manual_capture_then_capture(c: stripe.StripeClient, adv: Advance) -> None:
+async def three_d_secure_completed(c: stripe.StripeClient, env: Env) -> None:
+    pi = await _pay(c, "pm_card_authenticationRequired", return_url="https://shop.example/done")
+    await press(env.http, next_action_url(pi), COMPLETE, follow=False)
+    assert (await c.v1.payment_intents.retrieve_async(pi.id)).status == "succeeded"
+
+
+async def three_d_secure_failed(c: stripe.StripeClient, env: Env) -> None:
+    pi = await _pay(c, "pm_card_authenticationRequired", return_url="https://shop.example/done")
+    await press(env.http, next_action_url(pi), FAIL, follow=False)
+    pi = await c.v1.payment_intents.retrieve_async(pi.id)
+    assert pi.status == "requires_payment_method"
+
+
+async def manual_capture_then_capture(c: stripe.StripeClient, env: Env) -> None:
     pi = await _pay(c, "pm_card_visa", capture_method="manual")
     await c.v1.payment_intents.capture_async(pi.id)
 
 
-async def manual_capture_then_cancel(c: stripe.StripeClient, adv: Advance) -> None:
+async def manual_capture_then_cancel(c: stripe.StripeClient, env: Env) -> None:
     pi = await _pay(c, "pm_card_visa", capture_method="manual")
     await c.v1.payment_intents.cancel_async(pi.id)
 
 
-async def authorization_expiry(c: stripe.StripeClient, adv: Advance) -> None:
+async def authorization_expiry(c: stripe.StripeClient, env: Env) -> None:
     await _pay(c, "pm_card_visa", capture_method="manual")
-    await adv(7 * DAY + 1)
+    await env.advance(7 * DAY + 1)
 
 
-async def refund(c: stripe.StripeClient, adv: Advance) -> None:
+async def refund(c: stripe.StripeClient, env: Env) -> None:
     pi = await _pay(c, "pm_card_visa")
     await c.v1.refunds.create_async({"payment_intent": pi.id})
 
 
-async def refund_failure(c: stripe.StripeClient, adv: Advance) -> None:
+async def refund_failure(c: stripe.StripeClient, env: Env) -> None:
     pi = await _pay(c, "pm_card_refundFail")
     re = await c.v1.refunds.create_async({"payment_intent": pi.id})
     assert re.status == "succeeded"
-    await adv(60)
+    await env.advance(60)
     re = await c.v1.refunds.retrieve_async(re.id)
     assert (re.status, re.failure_reason) == ("failed", "expired_or_canceled_card")
 
 
-async def setup_intent_with_customer(c: stripe.StripeClient, adv: Advance) -> None:
+async def setup_intent_with_customer(c: stripe.StripeClient, env: Env) -> None:
     cus = await c.v1.customers.create_async()
     si = await c.v1.setup_intents.create_async(
         {"customer": cus.id, "payment_method": "pm_card_visa", "confirm": True})
     assert si.status == "succeeded"
 
 
-async def customer_lifecycle(c: stripe.StripeClient, adv: Advance) -> None:
+async def customer_lifecycle(c: stripe.StripeClient, env: Env) -> None:
     cus = await c.v1.customers.create_async({"email": "a@example.com"})
     await c.v1.customers.update_async(cus.id, {"name": "Ada"})
     pm = await c.v1.payment_methods.attach_async("pm_card_visa", {"customer": cus.id})
@@ -93,17 +116,17 @@ async def customer_lifecycle(c: stripe.StripeClient, adv: Advance) -> None:
     await c.v1.customers.delete_async(cus.id)
 
 
-async def _dispute(c: stripe.StripeClient, adv: Advance,
+async def _dispute(c: stripe.StripeClient, env: Env,
                    card: str) -> stripe.Dispute:
     await _pay(c, card)
-    await adv(0)
+    await env.advance(0)
     disputes = (await c.v1.disputes.list_async()).data
     assert len(disputes) == 1
     return disputes[0]
 
 
-async def dispute_chargeback_won(c: stripe.StripeClient, adv: Advance) -> None:
-    dp = await _dispute(c, adv, "pm_card_createDispute")
+async def dispute_chargeback_won(c: stripe.StripeClient, env: Env) -> None:
+    dp = await _dispute(c, env, "pm_card_createDispute")
     assert dp.status == "needs_response" and dp.is_charge_refundable is False
     assert [(t["amount"], t["fee"], t["net"]) for t in dp.balance_transactions] == [
         (-4200, 1500, -5700)]
@@ -113,23 +136,23 @@ async def dispute_chargeback_won(c: stripe.StripeClient, adv: Advance) -> None:
     dp = await c.v1.disputes.update_async(
         dp.id, {"evidence": {"uncategorized_text": "winning_evidence"}})
     assert dp.status == "under_review"
-    await adv(60)
+    await env.advance(60)
     dp = await c.v1.disputes.retrieve_async(dp.id)
     assert dp.status == "won"
     assert [t["net"] for t in dp.balance_transactions] == [-5700, 4200]
 
 
-async def dispute_chargeback_lost(c: stripe.StripeClient, adv: Advance) -> None:
-    dp = await _dispute(c, adv, "pm_card_createDisputeProductNotReceived")
+async def dispute_chargeback_lost(c: stripe.StripeClient, env: Env) -> None:
+    dp = await _dispute(c, env, "pm_card_createDisputeProductNotReceived")
     assert dp.reason == "product_not_received"
     await c.v1.disputes.update_async(
         dp.id, {"evidence": {"uncategorized_text": "losing_evidence"}})
-    await adv(60)
+    await env.advance(60)
     assert (await c.v1.disputes.retrieve_async(dp.id)).status == "lost"
 
 
-async def dispute_inquiry_accepted(c: stripe.StripeClient, adv: Advance) -> None:
-    dp = await _dispute(c, adv, "pm_card_createDisputeInquiry")
+async def dispute_inquiry_accepted(c: stripe.StripeClient, env: Env) -> None:
+    dp = await _dispute(c, env, "pm_card_createDisputeInquiry")
     assert dp.status == "warning_needs_response" and dp.balance_transactions == []
     assert dp.payment_method_details is not None
     assert dp.payment_method_details.card is not None
@@ -139,7 +162,8 @@ async def dispute_inquiry_accepted(c: stripe.StripeClient, adv: Advance) -> None
 
 
 FLOWS: dict[str, Flow] = {f.__name__: f for f in (
-    card_automatic_capture, card_declined, three_d_secure_required, manual_capture_then_capture,
+    card_automatic_capture, card_declined, three_d_secure_required, three_d_secure_completed,
+    three_d_secure_failed, manual_capture_then_capture,
     manual_capture_then_cancel, authorization_expiry, refund, refund_failure,
     setup_intent_with_customer, customer_lifecycle, dispute_chargeback_won,
     dispute_chargeback_lost, dispute_inquiry_accepted)}
@@ -153,10 +177,7 @@ def test_the_table_covers_every_flow() -> None:
 async def test_flow_produces_exactly_the_tables_events(
     flow: str, client: stripe.StripeClient, http: aiohttp.ClientSession, stripe_base_url: str,
 ) -> None:
-    async def adv(seconds: int) -> int:
-        return await advance_clock(http, stripe_base_url, seconds)
-
-    await FLOWS[flow](client, adv)
+    await FLOWS[flow](client, Env(http, stripe_base_url))
     assert await event_types(client) == SEQUENCES[flow]
 
 

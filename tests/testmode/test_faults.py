@@ -85,7 +85,7 @@ async def test_api_error_after_commit_the_object_exists_once_and_is_found(
 ) -> None:
     c = sdk(http, stripe_base_url, key, retries=2)
     we = await c.v1.webhook_endpoints.create_async(
-        {"url": str(receiver.server.make_url("/hook")) if receiver.server else "",
+        {"url": receiver.url,
          "enabled_events": ["payment_intent.succeeded"]})
     await fault(http, stripe_base_url, key, kind="api_error_after_commit",
                 path="/v1/payment_intents", method="POST")
@@ -150,7 +150,7 @@ async def test_delivery_faults(http: aiohttp.ClientSession, stripe_base_url: str
                                receiver: Receiver) -> None:
     c = sdk(http, stripe_base_url, key)
     await c.v1.webhook_endpoints.create_async(
-        {"url": str(receiver.server.make_url("/hook")) if receiver.server else "",
+        {"url": receiver.url,
          "enabled_events": ["customer.created", "customer.updated"]})
     await fault(http, stripe_base_url, key, kind="duplicate_delivery", path="customer.created")
     cus = await c.v1.customers.create_async()

@@ -57,8 +57,7 @@ async def test_endpoint_api(client: stripe.StripeClient) -> None:
 async def test_every_delivery_verifies_and_forgeries_do_not(
     client: stripe.StripeClient, receiver: Receiver, shapes: ShapeRecorder,
 ) -> None:
-    url = await receiver.start() if receiver.server is None else str(
-        receiver.server.make_url("/hook"))
+    url = receiver.url
     we = await _endpoint(client, url)
     pi = await client.v1.payment_intents.create_async(
         {"amount": 1000, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True})
@@ -98,7 +97,7 @@ async def test_only_selected_events_and_enabled_endpoints(
     client: stripe.StripeClient, receiver: Receiver, http: aiohttp.ClientSession,
     stripe_base_url: str,
 ) -> None:
-    url = str(receiver.server.make_url("/hook")) if receiver.server else ""
+    url = receiver.url
     off = await _endpoint(client, url)
     await client.v1.webhook_endpoints.update_async(off.id, {"disabled": True})
     await _endpoint(client, url, ["customer.updated"])
@@ -114,7 +113,7 @@ async def test_a_receiver_failing_twice_gets_the_third_attempt_after_the_clock_a
     stripe_base_url: str,
 ) -> None:
     receiver.statuses = [500, 302]  # a redirect is a failure too
-    url = str(receiver.server.make_url("/hook")) if receiver.server else ""
+    url = receiver.url
     we = await _endpoint(client, url, ["customer.created"])
     await client.v1.customers.create_async()
     await receiver.wait_for(1)
@@ -142,7 +141,7 @@ async def test_a_restart_between_failure_and_retry_still_delivers(
     settings = TestmodeSettings(rate_limit_per_second=None, db_path=str(tmp_path / "tm.db"))
     key = new_key()
     receiver.statuses = [503]
-    url = str(receiver.server.make_url("/hook")) if receiver.server else ""
+    url = receiver.url
     server = await aiohttp_server(shapes.attach(create_app(settings)))
     base = str(server.make_url("")).rstrip("/")
     c = stripe.StripeClient(key, http_client=stripe.AIOHTTPClient(session=http),
@@ -171,7 +170,7 @@ async def test_an_authorization_expires_on_a_clock_advance_alone(
     base = str(server.make_url("")).rstrip("/")
     c = stripe.StripeClient(new_key(), http_client=stripe.AIOHTTPClient(session=http),
                             base_addresses={"api": base}, max_network_retries=0)
-    url = str(receiver.server.make_url("/hook")) if receiver.server else ""
+    url = receiver.url
     await _endpoint(c, url, ["charge.expired", "payment_intent.canceled"])
     pi = await c.v1.payment_intents.create_async(
         {"amount": 1000, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True,
