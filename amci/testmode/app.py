@@ -87,6 +87,17 @@ def _error(exc: StripeError) -> web.Response:
 async def stripe_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     rid = new_id("req", 14)
     request[REQUEST_ID] = rid
+    deliverer = request.app.get(DELIVERER)
+    if deliverer is None or not request.path.startswith("/v1/"):
+        return await _stripe(request, handler, rid)
+    deliverer.request_started()
+    try:
+        return await _stripe(request, handler, rid)
+    finally:
+        deliverer.request_finished()
+
+
+async def _stripe(request: web.Request, handler: Handler, rid: str) -> web.StreamResponse:
     version = request.headers.get("Stripe-Version")
     try:
         v1 = request.path == "/v1" or request.path.startswith("/v1/")
