@@ -312,6 +312,7 @@ def create_app(settings: TestmodeSettings, *, clock: Clock | None = None) -> web
             clock.advance(int(saved) - clock.now())
         ctx = Context(store, clock, settings, policy, Queue(store.db))
         app[CONTEXT] = ctx
+        timers.adopt_unscheduled_authorizations(ctx)
         deliverer = Deliverer(ctx)
         app[DELIVERER] = deliverer
         await deliverer.start()
