@@ -175,7 +175,8 @@ FLOWS: dict[str, Flow] = {f.__name__: f for f in (
     card_automatic_capture, card_declined, three_d_secure_required, three_d_secure_completed,
     three_d_secure_failed, manual_capture_then_capture,
     manual_capture_then_cancel, authorization_expiry, refund, refund_failure,
-    setup_intent_with_customer, setup_intent_three_d_secure, customer_lifecycle, dispute_chargeback_won,
+    setup_intent_with_customer, setup_intent_three_d_secure, customer_lifecycle,
+    dispute_chargeback_won,
     dispute_chargeback_lost, dispute_inquiry_accepted)}
 
 
