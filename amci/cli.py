@@ -1,6 +1,6 @@
 """`amci` command line: the only place that reads argv and config files.
 
-    amci serve [--config config/amci.yaml] [--host H] [--port P]
+    amci serve [--config config/amci.yaml] [--host H] [--port P] [--store URL | --db PATH]
     amci stripe-testmode --host 127.0.0.1 --port PORT [--db PATH]
 """
 
@@ -98,6 +98,10 @@ def _run_serve(args: argparse.Namespace) -> int:
             port=args.port if args.port is not None else settings.server.port,
         )
         settings = dataclasses.replace(settings, server=server)
+        if args.store or args.db:
+            url = args.store or f"sqlite:///{args.db}"
+            settings = dataclasses.replace(
+                settings, store=dataclasses.replace(settings.store, url=url))
     except SettingsError as exc:
         raise SystemExit(f"amci serve: {args.config}: {exc}") from None
     logs.configure(settings.log_level)
@@ -125,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", default="config/amci.yaml")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    where = serve.add_mutually_exclusive_group()
+    where.add_argument("--store", metavar="URL",
+                       help="sqlite:///PATH or postgresql://USER@HOST:PORT/DB (store.url)")
+    where.add_argument("--db", metavar="PATH", help="shorthand for --store sqlite:///PATH")
     serve.set_defaults(func=_run_serve)
 
     testmode = sub.add_parser("stripe-testmode", help="run the Stripe-compatible test-mode server")

@@ -16,7 +16,7 @@ turning every nested object into a ``StripeObject`` that AMCI would convert back
 ``to_dict()``. That conversion was the largest single cost of a relayed payment (see the
 benchmark section of docs/amci.md); AMCI only ever reads plain JSON fields.
 
-Calls go through the per-key limiter first, and are counted in the upstream metrics.
+Calls go through the rate limits first (``amci.limiter``), and are counted in the upstream metrics.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import stripe
 
 from amci.auth import ApiKey, Mode
 from amci.errors import AmciError, UpstreamError, UpstreamUnavailable
-from amci.limiter import Limiter
+from amci.limiter import RateLimits
 from amci.logs import log
 from amci.metrics import Metrics
 
@@ -69,7 +69,7 @@ class Relay:
         session: aiohttp.ClientSession,
         upstreams: Mapping[Mode, Upstream],
         *,
-        limiters: Mapping[Mode, Limiter | None],
+        limits: RateLimits,
         metrics: Metrics,
         logger: logging.Logger,
     ) -> None:
@@ -91,7 +91,7 @@ class Relay:
             )
             for mode, up in upstreams.items()
         }
-        self._limiters = dict(limiters)
+        self._limits = limits
         self._metrics = metrics
         self._log = logger
 
@@ -216,17 +216,15 @@ class Relay:
         idem: str | None,
     ) -> dict[str, Any]:
         metrics = self._metrics
-        limiter = self._limiters.get(mode)
-        if limiter is not None:
-            try:
-                wait = limiter.reserve(key.fingerprint)
-            except AmciError:
-                metrics.child(metrics.limiter_waits, mode.value, "refused").inc()
-                raise
-            if wait > 0:
-                metrics.child(metrics.limiter_waits, mode.value, "waited").inc()
-                metrics.child(metrics.limiter_wait_seconds, mode.value).observe(wait)
-                await asyncio.sleep(wait)  # the limiter's schedule, not synchronisation
+        try:
+            wait = await self._limits.reserve(mode, key, endpoint)
+        except AmciError:
+            metrics.child(metrics.limiter_waits, mode.value, "refused").inc()
+            raise
+        if wait > 0:
+            metrics.child(metrics.limiter_waits, mode.value, "waited").inc()
+            metrics.child(metrics.limiter_wait_seconds, mode.value).observe(wait)
+            await asyncio.sleep(wait)  # the limiter's schedule, not synchronisation
         client = self._clients[mode]
         started = time.perf_counter()
         status = 0

@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from amci import money
+from amci.store.base import StoreUrl, StoreUrlError
 
 _FINGERPRINT_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -40,8 +41,15 @@ class ServerSettings:
 
 @dataclass(frozen=True, slots=True)
 class StoreSettings:
-    # SQLite file for idempotency and payment/card records; ":memory:" keeps nothing.
+    # sqlite:///PATH (one AMCI process) or postgresql://user@host:port/db (any number of
+    # replicas sharing idempotency and Stripe's rate limits). Null: SQLite at db_path.
+    url: str | None = None
+    # Shorthand for sqlite:///db_path; ":memory:" keeps nothing.
     db_path: str = "var/amci.sqlite3"
+
+    @property
+    def resolved_url(self) -> str:
+        return self.url if self.url is not None else f"sqlite:///{self.db_path}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +72,9 @@ class RateLimitSettings:
     live_per_second: float = 100.0
     # A caller waits at most this long for its turn; beyond it AMCI answers 429 itself.
     max_wait_seconds: float = 5.0
+    # docs.stripe.com/rate-limits: "Individual API endpoints (unless otherwise noted): 25
+    # requests per second". Enforced across replicas with a PostgreSQL store.
+    endpoint_per_second: float = 25.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,9 +137,14 @@ def validate(settings: Settings) -> None:
     for key, value in (
         ("rate_limit.test_per_second", settings.rate_limit.test_per_second),
         ("rate_limit.live_per_second", settings.rate_limit.live_per_second),
+        ("rate_limit.endpoint_per_second", settings.rate_limit.endpoint_per_second),
     ):
         if value <= 0:
             raise SettingsError(f"{key}: must be > 0")
+    try:
+        StoreUrl.parse(settings.store.resolved_url)
+    except StoreUrlError as exc:
+        raise SettingsError(f"store.url: {exc}") from None
     seen: set[str] = set()
     for i, sub in enumerate(settings.subscriptions):
         where = f"subscriptions[{i}]"

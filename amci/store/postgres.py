@@ -23,6 +23,7 @@ request), so Stripe returns the first attempt's result instead of charging twice
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -73,6 +74,37 @@ _TAKE_OVER = (
 )
 
 
+# The shared GCRA (virtual scheduling): a call may start at t if t >= tat - tolerance in every
+# bucket; booking it moves each bucket's tat to max(tat, t) + emission. No burst here
+# (tolerance 0). One statement: lock the buckets in name order (FOR UPDATE; a fixed order, so
+# two reservations never deadlock), read the database server's clock after the locks (one clock
+# for every replica, whatever their hosts' clocks say), book, and return the slot — or nothing
+# when the slot is more than $3 seconds away.
+_BOOK_SLOT = """
+WITH cur AS (
+    SELECT r.bucket, r.tat, w.emission
+    FROM rate_limits r JOIN unnest($1::text[], $2::float8[]) AS w(bucket, emission)
+        USING (bucket)
+    ORDER BY r.bucket
+    FOR UPDATE OF r
+), seen AS (
+    SELECT max(extract(epoch FROM clock_timestamp())::float8) AS now, max(cur.tat) AS tat,
+           count(*) AS n
+    FROM cur
+), slot AS (
+    SELECT greatest(seen.now, seen.tat) AS t, seen.now, seen.n FROM seen
+)
+UPDATE rate_limits r SET tat = greatest(cur.tat, slot.t) + cur.emission
+FROM cur, slot
+WHERE r.bucket = cur.bucket AND slot.n = cardinality($1::text[]) AND slot.t - slot.now <= $3
+RETURNING slot.t - slot.now
+"""
+_ENSURE_BUCKETS = (
+    "INSERT INTO rate_limits (bucket, tat) SELECT unnest($1::text[]), 0 "
+    "ON CONFLICT (bucket) DO NOTHING"
+)
+
+
 def _card_row(scope: str, card: CardRecord, now: float) -> tuple[Any, ...]:
     return (scope, card.token, card.customer, card.brand, card.last4, card.exp_month,
             card.exp_year, card.livemode, now)
@@ -97,6 +129,7 @@ class PostgresStore:
         self._liveness = liveness
         self._live_owners: set[str] = set()
         self._owner_lock = asyncio.Lock()
+        self._known_buckets: set[str] = set()
 
     @classmethod
     async def open(cls, url: str) -> PostgresStore:
@@ -227,6 +260,25 @@ class PostgresStore:
             return None
         return PaymentRecord(row[0], row[1], int(row[2]), bool(row[3]), row[4], row[5],
                              bool(row[6]))
+
+    async def book_slot(
+        self, buckets: Sequence[tuple[str, float]], max_wait: float
+    ) -> float | None:
+        """One call booked in every bucket (``amci.limiter.SlotBook``)."""
+        names = [name for name, _ in buckets]
+        emissions = [emission for _, emission in buckets]
+        if not self._known_buckets.issuperset(names):
+            await self._pool.execute(_ENSURE_BUCKETS, names)
+            self._known_buckets.update(names)
+        rows = await self._pool.fetch(_BOOK_SLOT, names, emissions, max_wait)
+        if not rows:
+            # Beyond max_wait — or the buckets are gone (an UNLOGGED table is emptied by a
+            # database crash): recreate them once and ask again.
+            await self._pool.execute(_ENSURE_BUCKETS, names)
+            rows = await self._pool.fetch(_BOOK_SLOT, names, emissions, max_wait)
+            if not rows:
+                return None
+        return max(0.0, float(rows[0][0]))
 
     async def schema_version(self) -> int:
         return int(await self._pool.fetchval(

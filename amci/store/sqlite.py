@@ -28,7 +28,6 @@ from amci.store.base import (
     Records,
 )
 
-
 _FINISH = (
     "UPDATE idempotency SET state = 'done', status = ?, body = ? WHERE scope = ? AND key = ?"
 )
