@@ -97,7 +97,7 @@ WITH cur AS (
 UPDATE rate_limits r SET tat = greatest(cur.tat, slot.t) + cur.emission
 FROM cur, slot
 WHERE r.bucket = cur.bucket AND slot.n = cardinality($1::text[]) AND slot.t - slot.now <= $3
-RETURNING slot.t - slot.now
+RETURNING slot.t, slot.now
 """
 _ENSURE_BUCKETS = (
     "INSERT INTO rate_limits (bucket, tat) SELECT unnest($1::text[]), 0 "
@@ -265,20 +265,27 @@ class PostgresStore:
         self, buckets: Sequence[tuple[str, float]], max_wait: float
     ) -> float | None:
         """One call booked in every bucket (``amci.limiter.SlotBook``)."""
+        booked = await self.book_slot_at(buckets, max_wait)
+        return None if booked is None else max(0.0, booked[0] - booked[1])
+
+    async def book_slot_at(
+        self, buckets: Sequence[tuple[str, float]], max_wait: float
+    ) -> tuple[float, float] | None:
+        """``book_slot`` on the database server's clock: (the slot, the time it was booked)."""
         names = [name for name, _ in buckets]
         emissions = [emission for _, emission in buckets]
         if not self._known_buckets.issuperset(names):
             await self._pool.execute(_ENSURE_BUCKETS, names)
             self._known_buckets.update(names)
-        rows = await self._pool.fetch(_BOOK_SLOT, names, emissions, max_wait)
-        if not rows:
+        row = await self._pool.fetchrow(_BOOK_SLOT, names, emissions, max_wait)
+        if row is None:
             # Beyond max_wait — or the buckets are gone (an UNLOGGED table is emptied by a
             # database crash): recreate them once and ask again.
             await self._pool.execute(_ENSURE_BUCKETS, names)
-            rows = await self._pool.fetch(_BOOK_SLOT, names, emissions, max_wait)
-            if not rows:
+            row = await self._pool.fetchrow(_BOOK_SLOT, names, emissions, max_wait)
+            if row is None:
                 return None
-        return max(0.0, float(rows[0][0]))
+        return float(row[0]), float(row[1])
 
     async def schema_version(self) -> int:
         return int(await self._pool.fetchval(
