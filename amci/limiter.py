@@ -21,10 +21,12 @@ from typing import Protocol
 from amci.auth import ApiKey, Mode
 from amci.errors import RateLimited
 
-# The shared limiter books slots at this share of Stripe's limit, with no burst: at most
-# 0.95 × limit + 1 calls start in any one-second window, so the few milliseconds between a
-# booked slot and the request reaching Stripe can't push a window over the limit.
-SHARED_HEADROOM = 0.95
+# The shared limiter books slots at this share of Stripe's limit, one emission interval
+# T = 1 / (0.9 × limit) apart, with no burst. A call reaches Stripe some delay after its slot;
+# if that delay varies by at most J, the calls arriving in any one-second window had slots in
+# a window of 1 + J seconds: at most (1 + J) / T = 0.9 × (1 + J) × limit of them, within the
+# limit for J up to 0.11 s (event-loop and network jitter).
+SHARED_HEADROOM = 0.9
 
 
 class RateLimits(Protocol):
