@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: run test lint bench bench-testmode bench-relay clean
+.PHONY: run test lint postgres-server bench bench-testmode bench-relay clean
 
 # Reinstall only when pyproject.toml changes; extras are recorded in the stamp name.
 $(VENV)/.installed-%: pyproject.toml
@@ -16,8 +16,16 @@ $(VENV)/.installed-%: pyproject.toml
 run: $(VENV)/.installed-speed
 	$(BIN)/python -m amci.stack
 
-test: lint
+test: lint postgres-server
 	$(BIN)/python -m pytest -q
+
+# The store and replica tests start a throwaway PostgreSQL cluster from the Debian server
+# binaries (tests/conftest.py); a fresh machine gets the package first.
+postgres-server:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "make test: the PostgreSQL server is missing; installing it (apt-get install -y postgresql)"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; \
+	fi
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check amci billing_client tests bench
