@@ -138,9 +138,7 @@ class PostgresStore:
             await migrate(conn)
         finally:
             await conn.close()
-        liveness = await asyncpg.connect(
-            url, server_settings={"application_name": "amci-liveness", **_KEEPALIVES}
-        )
+        liveness = await _connect_liveness(url)
         try:
             pool = await asyncpg.create_pool(
                 url, min_size=1, max_size=POOL_SIZE,
@@ -156,10 +154,16 @@ class PostgresStore:
         return self._pool
 
     async def _hold_owner(self, owner: str) -> None:
-        """Hold ``owner``'s liveness lock for as long as this store is open."""
-        if owner in self._live_owners:
+        """Hold ``owner``'s liveness lock for as long as this store is open. If the liveness
+        connection was lost (a database restart, a network cut), the other replicas may already
+        have taken this one's keys over (safe: same upstream keys); connect again and take
+        the lock again before claiming anything more."""
+        if owner in self._live_owners and not self._liveness.is_closed():
             return
         async with self._owner_lock:
+            if self._liveness.is_closed():
+                self._live_owners.clear()
+                self._liveness = await _connect_liveness(self._url)
             if owner in self._live_owners:
                 return
             held = await self._liveness.fetchval(
@@ -188,8 +192,8 @@ class PostgresStore:
                     return ClaimResult(Claim.MISMATCH)
                 if row["state"] == "done":
                     return ClaimResult(Claim.REPLAY, int(row["status"]), bytes(row["body"]))
-                if row["owner"] == owner:
-                    return ClaimResult(Claim.IN_FLIGHT)
+                # Ours or another live replica's: only if stale. Our own lock can't be taken
+                # from a pool connection, so our keys look alive to us too.
                 taken = await conn.execute(
                     _TAKE_OVER, scope, key, owner, now, row["owner"],
                     now - IN_FLIGHT_STALE_SECONDS, _OWNER_SEED,
@@ -297,6 +301,11 @@ class PostgresStore:
     async def close(self) -> None:
         await self._pool.close()
         await self._liveness.close()  # releases the owner locks: our in-flight keys are free
+
+
+async def _connect_liveness(url: str) -> asyncpg.Connection:
+    return await asyncpg.connect(
+        url, server_settings={"application_name": "amci-liveness", **_KEEPALIVES})
 
 
 async def migrate(conn: asyncpg.Connection) -> None:

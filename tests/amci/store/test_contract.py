@@ -60,6 +60,10 @@ async def test_a_stale_claim_is_taken_over_even_if_its_owner_lives(store_url: st
     assert (await other.claim("s", "k", "h", "run-2", late)).claim is Claim.STARTED
     await other.finish("s", "k", 201, b"{}")
     assert (await owner.claim("s", "k", "h", "run-1", late)).claim is Claim.REPLAY
+    # A request of this very process, hung for as long: a duplicate starts again too.
+    assert (await owner.claim("s", "k2", "h", "run-1", 100.0)).claim is Claim.STARTED
+    assert (await owner.claim("s", "k2", "h", "run-1", 101.0)).claim is Claim.IN_FLIGHT
+    assert (await owner.claim("s", "k2", "h", "run-1", late)).claim is Claim.STARTED
     await owner.close()
     await other.close()
 

@@ -133,3 +133,20 @@ async def test_shared_gcra_refuses_beyond_max_wait_without_booking(pg_url: str) 
     await store.pool.execute("TRUNCATE rate_limits")
     assert await store.book_slot(bucket, max_wait=0.5) == 0.0
     await store.close()
+
+
+async def test_a_lost_liveness_connection_is_replaced_before_the_next_claim(pg_url: str) -> None:
+    a, b = await _pg(pg_url), await _pg(pg_url)
+    assert (await a.claim("s", "k1", "h", "replica-a", 1.0)).claim is Claim.STARTED
+    admin = await asyncpg.connect(pg_url)
+    # What a database restart or a network cut does to the liveness session.
+    assert await admin.fetchval("SELECT pg_terminate_backend($1)",
+                                a._liveness.get_server_pid())
+    await admin.close()
+    # Its lock is gone with it: b may take a's key over (the upstream key keeps that safe).
+    assert (await b.claim("s", "k1", "h", "replica-b", 2.0)).claim is Claim.STARTED
+    # a's next claim connects again and holds its lock again: b sees a live owner.
+    assert (await a.claim("s", "k2", "h", "replica-a", 3.0)).claim is Claim.STARTED
+    assert (await b.claim("s", "k2", "h", "replica-b", 3.0)).claim is Claim.IN_FLIGHT
+    await a.close()
+    await b.close()
