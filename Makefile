@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: run test lint postgres-server bench bench-testmode bench-relay clean
+.PHONY: run test lint system-packages bench bench-testmode bench-relay clean
 
 # Reinstall only when pyproject.toml changes; extras are recorded in the stamp name.
 $(VENV)/.installed-%: pyproject.toml
@@ -16,20 +16,20 @@ $(VENV)/.installed-%: pyproject.toml
 run: $(VENV)/.installed-speed
 	$(BIN)/python -m amci.stack
 
-test: lint postgres-server
+test: lint system-packages
 	$(BIN)/python -m pytest -q
 
-# The store and replica tests start a throwaway PostgreSQL cluster from the Debian server
-# binaries (tests/conftest.py); a fresh machine gets the package first.
-postgres-server:
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
-		echo "make test: the PostgreSQL server is missing; installing it (apt-get install -y postgresql)"; \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; \
+# The store, replica and topology tests start a throwaway PostgreSQL cluster from the Debian
+# server binaries (tests/conftest.py) and HAProxy in front of AMCI replicas
+# (tests/e2e/test_topology.py); a fresh machine gets the packages first.
+system-packages:
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || missing="$$missing haproxy"; \
+	if [ -n "$$missing" ]; then \
+		echo "make test: installing the Debian packages the tests start:$$missing (apt-get install -y$$missing)"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
-
-lint: $(VENV)/.installed-test
-	$(BIN)/ruff check amci billing_client tests bench
-	$(BIN)/mypy
 
 bench: bench-testmode bench-relay
 
