@@ -23,11 +23,13 @@ request), so Stripe returns the first attempt's result instead of charging twice
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import Any
+import functools
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, ParamSpec, TypeVar
 
 import asyncpg
 
+from amci.errors import StoreUnavailable
 from amci.store import migrations
 from amci.store.base import (
     IN_FLIGHT_STALE_SECONDS,
@@ -105,6 +107,32 @@ _ENSURE_BUCKETS = (
 )
 
 
+# The database can't be reached or went away mid-statement (connection refused or reset,
+# server shutting down, pool connection lost): the caller gets a 503 to retry, not a 500.
+_UNREACHABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,
+)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _translated(
+    method: Callable[_P, Coroutine[Any, Any, _R]],
+) -> Callable[_P, Coroutine[Any, Any, _R]]:
+    @functools.wraps(method)
+    async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return await method(*args, **kwargs)
+        except _UNREACHABLE as exc:
+            raise StoreUnavailable() from exc
+
+    return wrapper
+
+
 def _card_row(scope: str, card: CardRecord, now: float) -> tuple[Any, ...]:
     return (scope, card.token, card.customer, card.brand, card.last4, card.exp_month,
             card.exp_year, card.livemode, now)
@@ -173,6 +201,7 @@ class PostgresStore:
                 raise RuntimeError("another live process uses this AMCI instance id")
             self._live_owners.add(owner)
 
+    @_translated
     async def claim(
         self, scope: str, key: str, request_hash: str, owner: str, now: float
     ) -> ClaimResult:
@@ -200,15 +229,18 @@ class PostgresStore:
                 )
                 return ClaimResult(Claim.STARTED if _count(taken) else Claim.IN_FLIGHT)
 
+    @_translated
     async def finish(
         self, scope: str, key: str, status: int, body: bytes, records: Records | None = None
     ) -> None:
         """The result and the request's records, in one transaction."""
         await self._write(_FINISH, (status, body, scope, key), records)
 
+    @_translated
     async def abandon(self, scope: str, key: str, records: Records | None = None) -> None:
         await self._write(_ABANDON, (scope, key), records)
 
+    @_translated
     async def save(self, records: Records) -> None:
         if records:
             await self._write(None, (), records)
@@ -232,12 +264,18 @@ class PostgresStore:
                         _PUT_PAYMENT, [_payment_row(scope, p, now) for p in records.payments])
 
     async def prune(self, older_than: float) -> int:
-        return _count(await self._pool.execute(
-            "DELETE FROM idempotency WHERE created_at < $1 AND state = 'done'", older_than))
+        """Best effort: with the database unreachable, nothing now; the next pass retries."""
+        try:
+            return _count(await self._pool.execute(
+                "DELETE FROM idempotency WHERE created_at < $1 AND state = 'done'", older_than))
+        except _UNREACHABLE:
+            return 0
 
+    @_translated
     async def put_card(self, scope: str, card: CardRecord, now: float) -> None:
         await self._pool.execute(_PUT_CARD, *_card_row(scope, card, now))
 
+    @_translated
     async def card(self, scope: str, token: str) -> CardRecord | None:
         row = await self._pool.fetchrow(
             "SELECT token, customer, brand, last4, exp_month, exp_year, livemode FROM cards "
@@ -248,12 +286,15 @@ class PostgresStore:
             return None
         return CardRecord(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]))
 
+    @_translated
     async def forget_card(self, scope: str, token: str) -> None:
         await self._pool.execute("DELETE FROM cards WHERE scope = $1 AND token = $2", scope, token)
 
+    @_translated
     async def put_payment(self, scope: str, payment: PaymentRecord, now: float) -> None:
         await self._pool.execute(_PUT_PAYMENT, *_payment_row(scope, payment, now))
 
+    @_translated
     async def payment(self, scope: str, payment_id: str) -> PaymentRecord | None:
         row = await self._pool.fetchrow(
             "SELECT id, currency, amount_minor, capture, status, reference, livemode "
@@ -272,6 +313,7 @@ class PostgresStore:
         booked = await self.book_slot_at(buckets, max_wait)
         return None if booked is None else max(0.0, booked[0] - booked[1])
 
+    @_translated
     async def book_slot_at(
         self, buckets: Sequence[tuple[str, float]], max_wait: float
     ) -> tuple[float, float] | None:
@@ -295,6 +337,7 @@ class PostgresStore:
         return int(await self._pool.fetchval(
             "SELECT COALESCE(MAX(version), 0) FROM schema_version"))
 
+    @_translated
     async def ping(self) -> None:
         await self._pool.fetchval("SELECT 1")
 

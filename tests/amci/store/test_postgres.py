@@ -13,7 +13,9 @@ import time
 from pathlib import Path
 
 import asyncpg
+import pytest
 
+from amci.errors import StoreUnavailable
 from amci.store import Claim, open_store
 from amci.store.postgres import PostgresStore
 
@@ -150,3 +152,66 @@ async def test_a_lost_liveness_connection_is_replaced_before_the_next_claim(pg_u
     assert (await b.claim("s", "k2", "h", "replica-b", 3.0)).claim is Claim.IN_FLIGHT
     await a.close()
     await b.close()
+
+
+class Cable:
+    """A TCP path to the database that the test can cut (a network failure or a database
+    that went away), forwarding bytes both ways until then."""
+
+    def __init__(self, target_port: int) -> None:
+        self._target = target_port
+        self._writers: list[asyncio.StreamWriter] = []
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    async def __aenter__(self) -> Cable:
+        self._server = await asyncio.start_server(self._pipe, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.cut()
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self._target)
+        self._writers += [writer, up_writer]
+
+        async def copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(copy(reader, up_writer), copy(up_reader, writer))
+
+    async def cut(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for writer in self._writers:
+            writer.transport.abort()
+
+
+async def test_an_unreachable_database_is_a_503_not_a_500(pg_url: str) -> None:
+    port = int(pg_url.rsplit(":", 1)[1].split("/", 1)[0])
+    async with Cable(port) as cable:
+        store = await _pg(pg_url.replace(f":{port}/", f":{cable.port}/"))
+        assert (await store.claim("s", "k", "h", "replica-a", 1.0)).claim is Claim.STARTED
+        await cable.cut()
+        for attempt in (
+            store.claim("s", "k2", "h", "replica-a", 1.0),
+            store.finish("s", "k", 201, b"{}"),
+            store.card("s", "pm_1"),
+            store.book_slot([("test:acme", 0.1)], max_wait=1.0),
+            store.ping(),
+        ):
+            with pytest.raises(StoreUnavailable) as caught:
+                await attempt
+            assert (caught.value.status, caught.value.code) == (503, "store_unavailable")
+        assert await store.prune(older_than=10.0) == 0  # best effort: the pruner keeps going
+        await store.close()
