@@ -30,6 +30,9 @@ SHARED_HEADROOM = 0.9
 
 
 class RateLimits(Protocol):
+    # True: a call must leave at its slot (a late one books again; ``Relay._take_slot``).
+    strict: bool
+
     async def reserve(self, mode: Mode, key: ApiKey, endpoint: str) -> float:
         """Seconds to wait before calling ``endpoint`` with ``key`` (0: now); raises
         ``RateLimited`` when the wait would exceed the configured maximum."""
@@ -74,6 +77,8 @@ class Limiter:
 class LocalLimits:
     """One process: a ``Limiter`` per mode, keyed by the key's fingerprint (None: unlimited)."""
 
+    strict = False  # a burst allowance by design: a late call just uses it
+
     def __init__(self, limiters: Mapping[Mode, Limiter | None]) -> None:
         self._limiters = dict(limiters)
 
@@ -95,6 +100,8 @@ class SlotBook(Protocol):
 class SharedLimits:
     """Stripe's limits across every replica on one PostgreSQL: one bucket per Stripe account
     and mode (a subscription's keys together) and one per endpoint of it."""
+
+    strict = True
 
     def __init__(
         self,

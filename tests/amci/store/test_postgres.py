@@ -123,14 +123,17 @@ async def test_shared_gcra_spaces_calls_across_replicas(pg_url: str) -> None:
 
 async def test_shared_gcra_refuses_beyond_max_wait_without_booking(pg_url: str) -> None:
     store = await _pg(pg_url)
-    bucket = [("live:acme", 0.2)]
-    waits = [await store.book_slot(bucket, max_wait=0.5) for _ in range(3)]
-    assert waits[0] == 0.0
-    assert waits[1] is not None and 0.15 < waits[1] <= 0.2
-    assert waits[2] is not None and 0.35 < waits[2] <= 0.4
-    assert await store.book_slot(bucket, max_wait=0.5) is None
-    later = await store.book_slot(bucket, max_wait=1.0)  # the refusal booked nothing
-    assert later is not None and 0.55 < later <= 0.6
+    bucket = [("live:acme", 2.0)]
+    booked = [await store.book_slot_at(bucket, max_wait=5.0) for _ in range(3)]
+    assert all(b is not None for b in booked)
+    first = booked[0][0]  # type: ignore[index]
+    assert [b[0] - first for b in booked] == pytest.approx([0.0, 2.0, 4.0])  # type: ignore[index]
+    assert booked[0][0] == booked[0][1]  # type: ignore[index]  # an idle bucket: at once
+    # The next slot is 6 s after the first: beyond a 5 s wait, refused…
+    assert await store.book_slot(bucket, max_wait=5.0) is None
+    later = await store.book_slot_at(bucket, max_wait=10.0)
+    # …and nothing was booked: the slot after the refusal is still first + 6 s.
+    assert later is not None and later[0] - first == pytest.approx(6.0)
     # An emptied table (what a database crash does to an UNLOGGED one) is recreated.
     await store.pool.execute("TRUNCATE rate_limits")
     assert await store.book_slot(bucket, max_wait=0.5) == 0.0
