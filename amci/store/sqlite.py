@@ -6,17 +6,19 @@ a thread hop, and running them between awaits makes the idempotency claim atomic
 process for free. ``synchronous=NORMAL`` in WAL mode survives a process crash (what a restart in
 the middle of retries needs); a power loss could drop the last commits.
 
-One process per file: a key left in flight by another owner was left by a previous process (a
-crash or restart mid-request), so it is taken over at once. Several AMCI processes share state
-through PostgreSQL (``amci.store.postgres``), not through one SQLite file.
+One process per file, enforced (``StoreInUse``): a key left in flight by another owner was left
+by a previous process (a crash or restart mid-request), so it is taken over at once. Several
+AMCI processes share state through PostgreSQL (``amci.store.postgres``), not one SQLite file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from amci.store import migrations
 from amci.store.base import (
@@ -59,8 +61,10 @@ class SqliteStore:
     """``Store`` on one SQLite connection (one AMCI process per database file)."""
 
     def __init__(self, path: str) -> None:
+        self._lock: BinaryIO | None = None
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._lock = _hold(path)
         self._db = sqlite3.connect(path, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -180,6 +184,30 @@ class SqliteStore:
 
     async def close(self) -> None:
         self._db.close()
+        if self._lock is not None:
+            self._lock.close()  # releases the process's lock
+
+
+class StoreInUse(RuntimeError):
+    """Another process has this SQLite file open as its store."""
+
+
+def _hold(path: str) -> BinaryIO:
+    """One AMCI process per file: a second one would not share the first one's claims (both
+    would call Stripe for the same duplicates). A POSIX lock on ``<path>.lock`` — not on the
+    database file, whose locks SQLite manages — held for the store's life; the kernel drops it
+    when the process ends, even by ``kill -9``. POSIX locks belong to the process, so stores
+    opened twice in one process (tests, a restart in place) don't conflict."""
+    lock = Path(path + ".lock").open("ab")
+    try:
+        fcntl.lockf(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.close()
+        raise StoreInUse(
+            f"{path}: another AMCI process uses this SQLite file. Several AMCI processes share "
+            "a PostgreSQL store (--store postgresql://…), not a SQLite file."
+        ) from None
+    return lock
 
 
 def _version(db: sqlite3.Connection) -> int:

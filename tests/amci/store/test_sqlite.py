@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from amci.store import Claim, SqliteStore, open_store
 from amci.store.migrations import load
+from amci.store.sqlite import StoreInUse
+
+ROOT = Path(__file__).resolve().parents[3]
 
 LEGACY_SCHEMA = """
 CREATE TABLE idempotency (scope TEXT NOT NULL, key TEXT NOT NULL, request_hash TEXT NOT NULL,
@@ -47,3 +57,36 @@ async def test_memory_and_relative_urls(tmp_path: Path) -> None:
     absolute = await open_store(f"sqlite:///{tmp_path}/nested/dir/amci.sqlite3")
     await absolute.close()
     assert (tmp_path / "nested" / "dir" / "amci.sqlite3").exists()
+
+
+async def test_a_second_process_on_one_file_is_refused_until_the_first_dies(
+    tmp_path: Path,
+) -> None:
+    """Two processes on one file would each claim the same duplicates and both call Stripe."""
+    path = tmp_path / "amci.sqlite3"
+    script = (
+        "import asyncio, sys\n"
+        "from amci.store import open_store\n"
+        "async def main():\n"
+        f"    store = await open_store({f'sqlite:///{path}'!r})\n"
+        "    print('open', flush=True)\n"
+        "    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)\n"
+        "    await store.close()\n"
+        "asyncio.run(main())\n"
+    )
+    proc = subprocess.Popen(  # noqa: ASYNC220 - the other process, once
+        [sys.executable, "-c", script], cwd=ROOT, stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.stdout is not None and proc.stdin is not None
+    line = await asyncio.get_running_loop().run_in_executor(None, proc.stdout.readline)
+    assert line.strip() == b"open"
+    with pytest.raises(StoreInUse, match="another AMCI process uses this SQLite file"):
+        SqliteStore(str(path))
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    proc.stdin.close()
+    proc.stdout.close()
+    store = SqliteStore(str(path))  # the kernel dropped the dead process's lock
+    again = SqliteStore(str(path))  # this process may open it twice (a restart in place)
+    await again.close()
+    await store.close()
