@@ -17,6 +17,7 @@ import stripe
 from aiohttp.test_utils import TestServer
 
 from amci.testmode import TestmodeSettings, create_app
+from tests.testmode.shapes import ShapeRecorder
 
 ClientFactory = Callable[..., stripe.StripeClient]
 
@@ -26,8 +27,21 @@ def new_key() -> str:
 
 
 @pytest.fixture
-async def testmode_server(aiohttp_server) -> TestServer:  # type: ignore[no-untyped-def]
-    return await aiohttp_server(create_app(TestmodeSettings(rate_limit_per_second=None)))
+def shapes() -> ShapeRecorder:
+    return ShapeRecorder()
+
+
+@pytest.fixture
+async def testmode_server(  # type: ignore[no-untyped-def]
+    aiohttp_server, shapes: ShapeRecorder,
+) -> AsyncIterator[TestServer]:
+    """The server, with every JSON response it sends checked against Stripe's schemas: a test
+    whose responses are not Stripe's shape fails at teardown, naming the fields."""
+    app = create_app(TestmodeSettings(rate_limit_per_second=None))
+    app.middlewares.insert(0, shapes.middleware)
+    yield await aiohttp_server(app)
+    assert not shapes.failures, "responses not in Stripe's shape:\n" + "\n".join(
+        shapes.failures[:20])
 
 
 @pytest.fixture
