@@ -89,7 +89,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         try:
             response = await handler(request)
         except BillingError as exc:
-            response = _json(exc.body(), exc.status)
+            response = _json(exc.body(), exc.status, exc.headers)
             log(
                 logger,
                 "request_refused",

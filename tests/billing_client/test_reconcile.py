@@ -32,6 +32,7 @@ from .conftest import (
     VISA,
     Captured,
     amci_app,
+    authorized,
     bc_settings,
     setup_stripe,
     stripe_payment_intents,
@@ -424,7 +425,7 @@ async def test_background_loop_completes_a_pending_payment(
     settings = bc_settings(
         amci.url, str(tmp_path / "bc.sqlite3"), fernet_key, reconcile_interval_seconds=0.05
     )
-    bc = await aiohttp_client(create_app(settings, on_reconcile_pass=passes))
+    bc = await authorized(aiohttp_client, create_app(settings, on_reconcile_pass=passes))
     ids = await setup_stripe(bc)
     card = await (
         await bc.post(f"/api/customers/{ids['customer']}/cards", json={"card": VISA})
@@ -465,11 +466,12 @@ async def test_shutdown_cancels_the_loop_mid_pass_and_nothing_is_charged_twice(
     proxy = await aiohttp_server(hop.app())
     db = str(tmp_path / "bc.sqlite3")
     passes = Passes()
-    bc = await aiohttp_client(
+    bc = await authorized(
+        aiohttp_client,
         create_app(
             bc_settings(url(proxy), db, fernet_key, reconcile_interval_seconds=0.01),
             on_reconcile_pass=passes,
-        )
+        ),
     )
     task = bc.app[keys.RECONCILER]
     ids = await setup_stripe(bc)
@@ -495,8 +497,9 @@ async def test_shutdown_cancels_the_loop_mid_pass_and_nothing_is_charged_twice(
         await storage.close()
     assert row is not None and (row["status"], row["attempts"]) == ("pending", 2)
 
-    again = await aiohttp_client(
-        create_app(bc_settings(url(proxy), db, fernet_key, reconcile_interval_seconds=0))
+    again = await authorized(
+        aiohttp_client,
+        create_app(bc_settings(url(proxy), db, fernet_key, reconcile_interval_seconds=0)),
     )
     assert keys.RECONCILER not in again.app  # 0 disables the loop
     assert await billing(again).reconcile_pending() == ReconcileReport(completed=1)
@@ -519,7 +522,7 @@ async def test_a_failing_pass_is_logged_and_the_loop_goes_on(
     settings = bc_settings(
         "http://127.0.0.1:9", str(db), fernet_key, reconcile_interval_seconds=0.01
     )
-    bc = await aiohttp_client(create_app(settings, on_reconcile_pass=passes))
+    bc = await authorized(aiohttp_client, create_app(settings, on_reconcile_pass=passes))
     await asyncio.wait_for(passes.ran.wait(), DEADLINE_S)
     assert passes.reports[-1] == ReconcileReport()
 
