@@ -27,8 +27,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from billing_client import keys
+from billing_client.api.routes import Handler
 from billing_client.errors import Unauthenticated, UnsupportedMediaType
-from billing_client.handlers import Handler
 
 API_PREFIX = "/api"
 OPEN_ROUTES = frozenset({"/healthz", "/metrics", "/openapi.json"})

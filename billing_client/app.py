@@ -27,16 +27,18 @@ from aiohttp import web
 from billing_client import keys
 from billing_client.access import access_middleware, check_routes
 from billing_client.amci_client import AmciClient
+from billing_client.api.routes import ROUTES
 from billing_client.auth import Tokens
 from billing_client.crypto import Vault
 from billing_client.errors import BillingError
-from billing_client.handlers import ROUTES, error_middleware
 from billing_client.logs import log
 from billing_client.metrics import Metrics
+from billing_client.middleware import error_middleware
 from billing_client.reconciler import OnPass, run_reconciler
-from billing_client.service import Billing
 from billing_client.settings import Settings, SettingsError
 from billing_client.storage import Storage
+from billing_client.usecases import demo
+from billing_client.usecases.context import Context
 
 logger = logging.getLogger("billing_client")
 
@@ -74,17 +76,17 @@ def create_app(
                 metrics=app[keys.METRICS],
                 timeout_seconds=settings.amci_timeout_seconds,
             )
-            billing = Billing(
+            usecases = Context(
                 storage, Vault(settings.encryption_key), amci, app[keys.METRICS], clock=clock
             )
             app[keys.STORAGE] = storage
             app[keys.TOKENS] = Tokens(storage, clock=clock)
             app[keys.AMCI] = amci
-            app[keys.BILLING] = billing
+            app[keys.USECASES] = usecases
             if settings.demo is not None:
                 try:
-                    ps_id = await billing.seed_payment_system(
-                        settings.demo.payment_system, settings.demo.currencies
+                    ps_id = await demo.seed_payment_system(
+                        usecases, settings.demo.payment_system, settings.demo.currencies
                     )
                 except BillingError as exc:
                     raise SettingsError(
@@ -104,7 +106,7 @@ def create_app(
             yield
             return
         task = asyncio.create_task(
-            run_reconciler(app[keys.BILLING], interval, on_pass=on_reconcile_pass),
+            run_reconciler(app[keys.USECASES], interval, on_pass=on_reconcile_pass),
             name="billing-client-reconciler",
         )
         app[keys.RECONCILER] = task
