@@ -231,13 +231,15 @@ async def test_pending_capture_and_refund_complete_oldest_first(
     r = await bc.post(f"/api/transactions/{auth['id']}/capture", json={"amount": "20.00"})
     assert r.status == 502, await r.text()
     capture = (await r.json())["error"]["transaction"]
+    # Two minutes later: the capture's backoff (at most 30 s) runs out well before the refund's.
+    clock.advance(120)
     r = await bc.post(f"/api/transactions/{sale['id']}/refunds", json={"amount": "4.00"})
     assert r.status == 502, await r.text()
     refund = (await r.json())["error"]["transaction"]
     assert capture["status"] == refund["status"] == "pending"
     await amci.up()
 
-    # Oldest first: with room for one, the capture goes before the refund.
+    # Longest-due first: with room for one, the capture goes before the refund.
     assert await reconcile(bc, limit=1) == ReconcileReport(completed=1)
     assert (await txn(bc, capture["id"]))["status"] == "succeeded"
     assert (await txn(bc, refund["id"]))["status"] == "pending"
