@@ -211,6 +211,10 @@ async def test_create_and_revoke_token_commands_against_a_running_service(
         _cli, "revoke-token", "--name", "ops", "--config", str(config), "--db", db
     )
     assert unknown.returncode == 1 and "no token named 'ops'" in unknown.stderr
+    missing = await asyncio.to_thread(
+        _cli, "create-token", "--name", "x", "--config", str(tmp_path / "none.yaml"), "--db", db
+    )
+    assert missing.returncode == 2 and "configuration error" in missing.stderr
 
     assert captured_logs.lines  # the requests above were logged…
     assert not [line for line in captured_logs.lines if token in line]  # …without the token
