@@ -124,6 +124,8 @@ def _refusal(exc: ValidationError) -> InvalidRequest:
     loc = [str(part) for part in error["loc"]]
     ctx = error.get("ctx") or {}
     param = ctx.get("param") or ".".join(loc) or None
+    if param is not None and len(param) > 100:  # an unknown field's name is the sender's text
+        param = param[:100] + "…"
     kind = error["type"]
     if not loc and kind in ("model_type", "model_attributes_type", "dict_type"):
         return InvalidRequest("The request body must be a JSON object.", code="parameter_invalid")

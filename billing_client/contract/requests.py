@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import model_validator as _model_validator
+from pydantic.config import JsonDict
 
 from billing_client.cards import Card
 from billing_client.contract.fields import (
@@ -63,15 +64,26 @@ def _no_null(*names: str) -> Any:
     return _model_validator(mode="before")(check)
 
 
+def _absent(schema: JsonDict) -> None:
+    """No ``default: null`` in the document for a field that may be absent but never null."""
+    schema.pop("default", None)
+
+
 class PaymentSystemUpdate(Request):
     """Any subset of the create fields (the spec's *Payment methods*, *Data protection* pages)."""
 
     refuse_nulls = _no_null("name", "processor", "login", "password")
     # Absent: kept as stored; null: refused (so the document shows them as non-null strings).
-    name: Annotated[ShortName | None, text_schema(100)] = None
-    processor: Annotated[Processor | None, PROCESSOR_SCHEMA] = None
-    login: Annotated[LoginText | None, text_schema(200, min_len=5)] = Field(None, repr=False)
-    password: Annotated[StripeKey | None, STRIPE_KEY_SCHEMA] = Field(None, repr=False)
+    name: Annotated[ShortName | None, text_schema(100)] = Field(None, json_schema_extra=_absent)
+    processor: Annotated[Processor | None, PROCESSOR_SCHEMA] = Field(
+        None, json_schema_extra=_absent
+    )
+    login: Annotated[LoginText | None, text_schema(200, min_len=5)] = Field(
+        None, repr=False, json_schema_extra=_absent
+    )
+    password: Annotated[StripeKey | None, STRIPE_KEY_SCHEMA] = Field(
+        None, repr=False, json_schema_extra=_absent
+    )
     test_mode: bool | None = None
     enabled_methods: list[Method] | None = Field(None, max_length=16)
     data_protection: Literal["token_only", "full_card_except_cvv"] | None = None
@@ -90,7 +102,7 @@ class CustomerCreate(Request):
 
 class CustomerUpdate(Request):
     refuse_nulls = _no_null("name")
-    name: Annotated[Name | None, text_schema(200)] = None
+    name: Annotated[Name | None, text_schema(200)] = Field(None, json_schema_extra=_absent)
     email: Email = None
 
     @_model_validator(mode="after")
