@@ -4,8 +4,9 @@ are constructor arguments, so tests and deployments point it anywhere.
 Translation happens here, once:
 - AMCI answered with its Stripe-style error envelope (4xx) → ``AmciError`` carrying AMCI's
   ``type``/``code``/``param``/``message`` untouched (the message is meant for the end user);
-- AMCI unreachable, timed out, 5xx, or "same Idempotency-Key still in flight" (409) →
-  ``AmciUnavailable``: the outcome is unknown and the caller may retry with the same key.
+- AMCI unreachable, timed out, 5xx, its own rate limit (429: "retry shortly", never stored
+  under the key), or "same Idempotency-Key still in flight" (409) → ``AmciUnavailable``: the
+  outcome is unknown or nothing was done, and the caller may retry with the same key.
 
 Secrets leave the process here and only here: ``Secret.reveal()`` builds the Basic credentials
 and the card fields of the JSON body.
@@ -77,10 +78,6 @@ class AmciClient:
         self._metrics = metrics
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
 
-    @property
-    def base_url(self) -> str:
-        return self._base
-
     # -- routes ---------------------------------------------------------------------------------
 
     async def save_card(
@@ -100,14 +97,6 @@ class AmciClient:
     ) -> dict[str, Any]:
         return await self._call(
             "POST", "/v1/stripe/payments", "/v1/stripe/payments", creds, body, idempotency_key
-        )
-
-    async def get_payment(self, creds: Credentials, payment_id: str) -> dict[str, Any]:
-        return await self._call(
-            "GET",
-            f"/v1/stripe/payments/{quote(payment_id, safe='')}",
-            "/v1/stripe/payments/{id}",
-            creds,
         )
 
     async def capture(
@@ -142,13 +131,6 @@ class AmciClient:
             creds,
             {},
         )
-
-    async def healthy(self) -> bool:
-        try:
-            async with self._session.get(f"{self._base}/healthz", timeout=self._timeout) as resp:
-                return resp.status == 200
-        except (aiohttp.ClientError, TimeoutError):
-            return False
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -194,7 +176,7 @@ class AmciClient:
             if 200 <= status < 300:
                 outcome = "ok"
                 return parsed
-            if status >= 500 or (
+            if status >= 500 or status == 429 or (
                 status == 409
                 and isinstance(error, dict)
                 and error.get("code") == "idempotency_key_in_use"
