@@ -334,6 +334,10 @@ class Payment(Strict):
         "save_card."
     )] = None
     last_error: LastError | None = None
+    cancellation_reason: Annotated[str | None, Field(
+        description="Stripe's reason for a canceled payment: automatic when an authorization "
+        "expired at capture_before."
+    )] = None
     message: Annotated[str, Field(description="The end-user message for this outcome.")] = ""
 
 

@@ -84,6 +84,7 @@ def payment_view(
         capture_before=outcomes.capture_before(pi),
         token=token,
         last_error=contract.LastError(**error) if error is not None else None,
+        cancellation_reason=pi.get("cancellation_reason"),
         message=outcomes.payment_message(pi, error),
     ))
 
