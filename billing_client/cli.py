@@ -14,13 +14,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from aiohttp import web
-
 from billing_client import logs
 from billing_client.app import create_app
 from billing_client.auth import TokenError, Tokens
 from billing_client.settings import DEFAULT_CONFIG, Settings, SettingsError, load_settings
 from billing_client.storage import Storage, StorageError
+from httpkit import serving
 
 
 def _load(args: argparse.Namespace) -> Settings:
@@ -41,25 +40,17 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"billing-client: configuration error: {exc}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level)
-    print(
-        f"billing-client listening on http://{settings.host}:{settings.port} "
-        f"(AMCI at {settings.amci_url})",
-        file=sys.stderr,
-        flush=True,
-    )
     try:
-        web.run_app(
-            create_app(settings),
-            host=settings.host,
-            port=settings.port,
-            print=None,
-            access_log=None,
-            shutdown_timeout=10,
+        return serving.serve(
+            create_app(settings), host=settings.host, port=settings.port, name="billing-client",
+            header_timeout=settings.request_header_timeout_seconds,
+            on_listening=lambda: print(
+                f"billing-client listening on http://{settings.host}:{settings.port} "
+                f"(AMCI at {settings.amci_url})", file=sys.stderr, flush=True),
         )
     except SettingsError as exc:
         print(f"billing-client: configuration error: {exc}", file=sys.stderr)
         return 2
-    return 0
 
 
 def _db_path(args: argparse.Namespace) -> str:

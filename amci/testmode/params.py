@@ -136,11 +136,32 @@ def _endpoints() -> Mapping[str, Mapping[str, Spec]]:
     return {ep: {k: _spec(v, k) for k, v in params.items()} for ep, params in data.items()}
 
 
-def documented(endpoint: str, own: Mapping[str, Spec] | None = None) -> dict[str, Spec]:
+# Per endpoint, the top-level names given an own spec (simulated, or refused as not simulated).
+_OWN: dict[str, frozenset[str]] = {}
+
+
+def documented(endpoint: str, own: Mapping[str, Spec] | None = None,
+               simulated: tuple[str, ...] = ()) -> dict[str, Spec]:
     """The spec of ``endpoint`` (``"POST /v1/payment_intents"``): documented parameters, then
     the endpoint's own specs over them (own specs may add parameters newer than the
-    description)."""
+    description). ``simulated`` names documented parameters used as documented. Records the
+    endpoint's own names for ``generic_only``: call it once per served endpoint."""
+    _OWN[endpoint] = frozenset(own or ()) | frozenset(simulated) | {"expand"}
+    return merged(endpoint, own)
+
+
+def merged(endpoint: str, own: Mapping[str, Spec] | None = None) -> dict[str, Spec]:
+    """``documented`` without recording anything (for callers that are not the endpoint)."""
     return _merge(_endpoints()[endpoint], own or {})
+
+
+def generic_only(endpoint: str) -> frozenset[str]:
+    """Documented names of ``endpoint`` checked only by their documented type: stored and
+    echoed, or accepted without effect (docs/testmode.md lists which). Empty for endpoints
+    whose own spec covers every documented parameter."""
+    if endpoint not in _OWN:
+        return frozenset()
+    return names(endpoint) - _OWN[endpoint]
 
 
 def _merge(base: Mapping[str, Spec], own: Mapping[str, Spec]) -> dict[str, Spec]:

@@ -9,7 +9,7 @@ in memory, with the rate limit off (the rate-limit test builds its own app).
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import aiohttp
 import pytest
@@ -27,21 +27,20 @@ def new_key() -> str:
 
 
 @pytest.fixture
-def shapes() -> ShapeRecorder:
-    return ShapeRecorder()
+def shapes() -> Iterator[ShapeRecorder]:
+    """Checks every JSON response of the test-mode apps it is attached to against Stripe's
+    schemas: a test whose responses are not Stripe's shape fails at teardown, naming the
+    fields. ``testmode_server`` attaches it; tests building their own app call ``attach``."""
+    recorder = ShapeRecorder()
+    yield recorder
+    assert not recorder.failures, "responses not in Stripe's shape:\n" + "\n".join(
+        recorder.failures[:20])
 
 
 @pytest.fixture
-async def testmode_server(  # type: ignore[no-untyped-def]
-    aiohttp_server, shapes: ShapeRecorder,
-) -> AsyncIterator[TestServer]:
-    """The server, with every JSON response it sends checked against Stripe's schemas: a test
-    whose responses are not Stripe's shape fails at teardown, naming the fields."""
+async def testmode_server(aiohttp_server, shapes: ShapeRecorder) -> TestServer:  # type: ignore[no-untyped-def]
     app = create_app(TestmodeSettings(rate_limit_per_second=None))
-    app.middlewares.insert(0, shapes.middleware)
-    yield await aiohttp_server(app)
-    assert not shapes.failures, "responses not in Stripe's shape:\n" + "\n".join(
-        shapes.failures[:20])
+    return await aiohttp_server(shapes.attach(app))
 
 
 @pytest.fixture

@@ -91,6 +91,11 @@ class ShapeRecorder:
         self.checked = 0
         self.failures: list[str] = []
 
+    def attach(self, app: web.Application) -> web.Application:
+        """Check ``app``'s responses too (tests that build their own test-mode app)."""
+        app.middlewares.insert(0, self.middleware)
+        return app
+
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         response = await handler(request)

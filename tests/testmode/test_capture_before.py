@@ -9,6 +9,7 @@ import stripe
 
 from amci.testmode import Clock, TestmodeSettings, create_app
 from tests.testmode.conftest import ClientFactory, advance_clock
+from tests.testmode.shapes import ShapeRecorder
 
 
 async def _held(client: stripe.StripeClient, pm: str, *, off_session: bool) -> tuple[
@@ -42,11 +43,12 @@ async def test_capture_before_window(client: stripe.StripeClient, pm: str, off_s
 
 async def test_expiry_at_capture_before(
     aiohttp_server, make_client: ClientFactory, http: aiohttp.ClientSession,  # type: ignore[no-untyped-def]
+    shapes: ShapeRecorder,
 ) -> None:
     """A Visa merchant-initiated hold expires at 4 days 18 hours, not 7 days: exactly at
     ``capture_before`` (a frozen clock, so the boundary is exact)."""
-    server = await aiohttp_server(create_app(TestmodeSettings(rate_limit_per_second=None),
-                                             clock=Clock(frozen=True)))
+    app = create_app(TestmodeSettings(rate_limit_per_second=None), clock=Clock(frozen=True))
+    server = await aiohttp_server(shapes.attach(app))
     stripe_base_url = str(server.make_url("")).rstrip("/")
     client = make_client(base_url=stripe_base_url)
     pi, charge = await _held(client, "pm_card_visa", off_session=True)

@@ -59,3 +59,21 @@ def test_fingerprint_depends_on_secret_and_number() -> None:
     assert fp == cards.fingerprint(b"a", "4242424242424242")
     assert fp != cards.fingerprint(b"b", "4242424242424242")
     assert fp != cards.fingerprint(b"a", "5555555555554444")
+
+
+@pytest.mark.parametrize(
+    ("alias", "number", "three_ds"),
+    [("pm_card_authenticationRequiredOnSetup", "4000002500003155", "unless_set_up"),
+     ("pm_card_authenticationRequired", "4000002760003184", "required"),
+     ("pm_card_authenticationRequiredSetupForOffSession", "4000003800000446", "on_session"),
+     ("pm_card_authenticationRequiredChargeDeclinedInsufficientFunds", "4000008260003178",
+      "unless_set_up"),
+     ("pm_card_threeDSecure2Required", "4000000000003220", "required"),
+     ("tok_threeDSecureRequiredChargeDeclined", "4000008400001629", "required"),
+     ("pm_card_threeDSecureOptional", "4000000000003055", "optional"),
+     ("pm_card_amex", "378282246310005", "not_supported"),
+     ("pm_card_visa", "4242424242424242", "unenrolled")],
+)
+def test_3ds_aliases(alias: str, number: str, three_ds: str) -> None:
+    card = cards.card_for_alias(alias)
+    assert card is not None and card.number == number and card.outcome.three_ds == three_ds

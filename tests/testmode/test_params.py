@@ -5,6 +5,8 @@ applied, the echoed ones stored and returned as Stripe returns them."""
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -142,13 +144,17 @@ async def test_payment_intent_echoes_shipping_and_transfer_group(
 async def test_customer_echoes_and_missing_references(client: stripe.StripeClient) -> None:
     cus = await client.v1.customers.create_async({
         "name": "Echo", "tax_exempt": "reverse", "balance": -500, "invoice_prefix": "ECHO1",
-        "next_invoice_sequence": 7, "invoice_settings": {"footer": "Thanks"},
+        "next_invoice_sequence": 7,
+        "invoice_settings": {"footer": "Thanks", "custom_fields": [{"name": "PO", "value": "7"}],
+                             "rendering_options": {"amount_tax_display": "exclude_tax"}},
         "shipping": {"name": "Echo", "address": {"city": "Berlin"}, "phone": "+49"},
         "tax_id_data": [{"type": "eu_vat", "value": "DE123456789"}],
         "cash_balance": {"settings": {"reconciliation_mode": "automatic"}}})
     assert (cus.tax_exempt, cus.balance, cus.invoice_prefix, cus.next_invoice_sequence) == (
         "reverse", -500, "ECHO1", 7)
     assert cus.invoice_settings is not None and cus.invoice_settings.footer == "Thanks"
+    assert cus.invoice_settings.to_dict(recursive=True)["rendering_options"] == {
+        "amount_tax_display": "exclude_tax", "template": None}
     assert cus.shipping is not None and cus.shipping.address is not None
     assert cus.shipping.address.city == "Berlin" and cus.shipping.phone == "+49"
     updated = await client.v1.customers.update_async(cus.id, {"tax_exempt": "none"})
@@ -179,3 +185,50 @@ async def test_connect_only_and_missing_account_parameters(client: stripe.Stripe
             {"payment_method": "pm_123", "customer": "cus_123"})
     assert exc.value.error is not None and exc.value.error.param in ("customer", "payment_method")
     assert "Connect" in str(exc.value.user_message)
+
+
+def test_docs_list_every_parameter_without_its_own_simulation() -> None:
+    """docs/testmode.md says, per endpoint, which documented parameters are only echoed or
+    accepted without effect: every one the code checks by its documented type alone."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "testmode.md").read_text()
+    rows = {m.group(1): set(re.findall(r"`([a-z_]+)", m.group(2)))
+            for m in re.finditer(r"^\| `((?:GET|POST|DELETE) [^`]+)` \|(.*)$", docs, re.M)}
+    for method, template, _ in ROUTES:
+        endpoint = f"{method} {template}"
+        expected = {n for n in params.generic_only(endpoint) if DOC[endpoint][n]["t"] != "loose"}
+        if expected:
+            assert endpoint in rows, endpoint
+            assert expected <= rows[endpoint], (endpoint, expected - rows[endpoint])
+        else:
+            assert endpoint not in rows, f"{endpoint} is listed but simulates everything"
+
+
+async def test_documented_required_parameters_are_required(
+    http: aiohttp.ClientSession, stripe_base_url: str, key: str,
+    make_client,  # type: ignore[no-untyped-def]
+) -> None:
+    ids = await _ids(make_client(key))
+    required = json.loads(params.SOURCE.read_text())["required"]
+    served = {f"{m} {p}" for m, p, _ in ROUTES}
+    assert set(required) <= served
+    # A full valid request minus one required parameter at a time.
+    valid = {"POST /v1/payment_intents": {"amount": "500", "currency": "usd"},
+             "POST /v1/payment_methods/{id}/attach": {"customer": ids["customers"]},
+             "GET /v1/setup_attempts": {"setup_intent": ids["setup_intents"]},
+             "GET /v1/customers/search": {"query": "created>0"},
+             "GET /v1/payment_intents/search": {"query": "created>0"},
+             "GET /v1/charges/search": {"query": "created>0"}}
+    assert set(valid) == set(required)
+    headers = {"Authorization": f"Bearer {key}",
+               "Content-Type": "application/x-www-form-urlencoded"}
+    for endpoint, names in required.items():
+        method, template = endpoint.split(" ")
+        url = stripe_base_url + template.replace("{id}", ids["payment_methods"])
+        for name in names:
+            body = urlencode({k: v for k, v in valid[endpoint].items() if k != name})
+            req = (http.get(f"{url}?{body}", headers=headers) if method == "GET"
+                   else http.post(url, data=body, headers=headers))
+            async with req as r:
+                err = (await r.json())["error"]
+            assert r.status == 400 and err["code"] == "parameter_missing", (endpoint, name, err)
+            assert err["param"] == name

@@ -128,6 +128,22 @@ async def test_failed_authentication_on_setup(
     assert (await client.v1.customers.payment_methods.list_async(cus.id)).data == []
 
 
+async def test_reconfirm_and_cancel_abandon_the_pending_attempt(
+    client: stripe.StripeClient, http: aiohttp.ClientSession,
+) -> None:
+    si = await client.v1.setup_intents.create_async(
+        {"payment_method": "pm_card_authenticationRequired", "confirm": True})
+    first = si.latest_attempt
+    again = await client.v1.setup_intents.confirm_async(si.id)
+    assert again.status == "requires_action" and again.latest_attempt != first
+    async with http.get(next_action_url(si)) as r:
+        assert r.status == 404  # the first page is retired
+    canceled = await client.v1.setup_intents.cancel_async(si.id)
+    assert canceled.status == "canceled"
+    attempts = await client.v1.setup_attempts.list_async({"setup_intent": si.id})
+    assert [a.status for a in attempts.data] == ["abandoned", "abandoned"]
+
+
 async def test_decline_during_setup(client: stripe.StripeClient) -> None:
     """"4000000000009995 is declined during setup" (docs.stripe.com/payments/save-and-reuse)."""
     cus = await client.v1.customers.create_async()
@@ -185,3 +201,27 @@ async def test_setup_attempts_require_a_setup_intent(client: stripe.StripeClient
     with pytest.raises(stripe.InvalidRequestError) as exc:
         await client.v1.setup_attempts.list_async({"setup_intent": "seti_nope"})
     assert exc.value.code == "resource_missing"
+
+
+async def test_card_level_setup_future_usage_overrides(client: stripe.StripeClient) -> None:
+    """``payment_method_options[card][setup_future_usage]`` wins over the intent's own;
+    ``none`` unsets it for card payments."""
+    cus = await client.v1.customers.create_async()
+    saved = await client.v1.payment_intents.create_async(
+        {"amount": 1000, "currency": "eur", "customer": cus.id, "confirm": True,
+         "payment_method": "pm_card_authenticationRequiredSetupForOffSession",
+         "off_session": True,
+         "payment_method_options": {"card": {"setup_future_usage": "off_session"}}})
+    assert saved.status == "succeeded"
+    assert saved.payment_method_options is not None
+    assert saved.payment_method_options.card is not None
+    assert saved.payment_method_options.card.setup_future_usage == "off_session"
+    listed = await client.v1.customers.payment_methods.list_async(cus.id)
+    assert [m.id for m in listed.data] == [saved.payment_method]
+    cus2 = await client.v1.customers.create_async()
+    unsaved = await client.v1.payment_intents.create_async(
+        {"amount": 1000, "currency": "eur", "customer": cus2.id, "confirm": True,
+         "payment_method": "pm_card_visa", "setup_future_usage": "off_session",
+         "payment_method_options": {"card": {"setup_future_usage": "none"}}})
+    assert unsaved.status == "succeeded"
+    assert (await client.v1.customers.payment_methods.list_async(cus2.id)).data == []

@@ -17,6 +17,7 @@ from yarl import URL
 from amci.testmode import TestmodeSettings, create_app
 from tests.testmode.authpage import COMPLETE, FAIL, next_action_url, open_page, press
 from tests.testmode.conftest import ClientFactory
+from tests.testmode.shapes import ShapeRecorder
 
 
 @dataclass
@@ -202,6 +203,19 @@ async def test_return_url_must_be_absolute(client: stripe.StripeClient, bad: str
     assert exc.value.param == "return_url"
 
 
+async def test_return_url_only_with_confirm(client: stripe.StripeClient) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        await client.v1.payment_intents.create_async(
+            {"amount": 1000, "currency": "eur", "return_url": "https://shop.example/back"})
+    assert exc.value.param == "return_url"
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        await client.v1.setup_intents.create_async({"return_url": "https://shop.example/back"})
+    assert exc.value.param == "return_url"
+    ok = await client.v1.payment_intents.create_async(
+        {"amount": 1000, "currency": "eur", "off_session": False})
+    assert ok.status == "requires_payment_method"
+
+
 async def test_app_scheme_return_url(client: stripe.StripeClient, http: aiohttp.ClientSession,
                                      ) -> None:
     pi = await _requires_action(client, return_url="myapp://paid?x=1")
@@ -357,10 +371,11 @@ async def test_frictionless_card_records_3ds_on_the_charge(client: stripe.Stripe
 async def test_public_url_builds_page_urls_and_survives_restart(
     aiohttp_server, make_client: ClientFactory, http: aiohttp.ClientSession,  # type: ignore[no-untyped-def]
     tmp_path: Path, key: str, site: ReturnSite,
+    shapes: ShapeRecorder,
 ) -> None:
     db = str(tmp_path / "testmode.sqlite3")
-    first = await aiohttp_server(create_app(TestmodeSettings(
-        db_path=db, rate_limit_per_second=None, public_url="https://pay.example.test/stripe/")))
+    first = await aiohttp_server(shapes.attach(create_app(TestmodeSettings(
+        db_path=db, rate_limit_per_second=None, public_url="https://pay.example.test/stripe/"))))
     client = make_client(key, base_url=str(first.make_url("")).rstrip("/"))
     opts: stripe.RequestOptions = {"idempotency_key": "3ds-1"}
     params: stripe.PaymentIntentCreateParams = {
@@ -371,8 +386,8 @@ async def test_public_url_builds_page_urls_and_survives_restart(
     assert url.startswith("https://pay.example.test/stripe/_testmode/authenticate/acct_")
     await first.close()
 
-    second = await aiohttp_server(create_app(TestmodeSettings(
-        db_path=db, rate_limit_per_second=None, public_url="http://compose-stripe:12111")))
+    second = await aiohttp_server(shapes.attach(create_app(TestmodeSettings(
+        db_path=db, rate_limit_per_second=None, public_url="http://compose-stripe:12111"))))
     base2 = str(second.make_url("")).rstrip("/")
     client2 = make_client(key, base_url=base2)
     moved = await client2.v1.payment_intents.retrieve_async(pi.id)

@@ -65,9 +65,14 @@ def _apply(cus: Json, p: Params) -> None:
         if p.get(field) is not None:
             cus[field] = p[field]
     settings = p.get("invoice_settings") or {}
-    for field in ("custom_fields", "footer", "rendering_options"):
+    for field in ("custom_fields", "footer"):
         if field in settings:
             cus["invoice_settings"][field] = settings[field]
+    if "rendering_options" in settings:
+        ro = settings["rendering_options"]
+        # Returned with both of its fields (docs.stripe.com/api/customers/object).
+        cus["invoice_settings"]["rendering_options"] = None if ro is None else {
+            "amount_tax_display": ro.get("amount_tax_display"), "template": ro.get("template")}
     cus["metadata"] = merge_metadata(cus["metadata"], p.get("metadata"))
 
 

@@ -48,10 +48,7 @@ def confirm(ctx: Context, acct: Account, row: Row, pm_row: Row | None, p: Params
         pi["setup_future_usage"] = p["setup_future_usage"]
     if p.get("shipping"):
         pi["shipping"] = shipping(p["shipping"])
-    card_options = (p.get("payment_method_options") or {}).get("card") or {}
-    if card_options.get("request_three_d_secure"):
-        pi["payment_method_options"]["card"]["request_three_d_secure"] = (
-            card_options["request_three_d_secure"])
+    apply_card_options(pi, p)
     off_session = bool(p.get("off_session"))
     internal["off_session"] = off_session
     if pi["payment_method"] != pm["id"]:
@@ -85,6 +82,27 @@ def confirm(ctx: Context, acct: Account, row: Row, pm_row: Row | None, p: Params
     error = charge(ctx, acct, row, pm_row, outcome, tds.details(step))
     if error is not None:
         raise error
+
+
+def apply_card_options(pi: Json, p: Params) -> None:
+    """``payment_method_options[card]``: ``request_three_d_secure``, ``capture_method=manual``
+    and ``setup_future_usage`` (which overrides the intent's own for card payments; ``none``
+    unsets it: docs.stripe.com/api/payment_intents/create)."""
+    given = (p.get("payment_method_options") or {}).get("card") or {}
+    card = pi["payment_method_options"]["card"]
+    if given.get("request_three_d_secure"):
+        card["request_three_d_secure"] = given["request_three_d_secure"]
+    if given.get("capture_method"):
+        card["capture_method"] = given["capture_method"]
+    if given.get("setup_future_usage"):
+        card["setup_future_usage"] = given["setup_future_usage"]
+
+
+def _setup_future_usage(pi: Json) -> str | None:
+    card_level = pi["payment_method_options"]["card"].get("setup_future_usage")
+    if card_level is not None:
+        return None if card_level == "none" else str(card_level)
+    return pi.get("setup_future_usage")
 
 
 def after_challenge(ctx: Context, acct: Account, row: Row, success: bool) -> str:
@@ -169,18 +187,19 @@ def charge(ctx: Context, acct: Account, row: Row, pm_row: Row, outcome: cards.Ou
         ch.update(captured=True, amount_captured=pi["amount"])
         pi.update(status="succeeded", amount_received=pi["amount"], amount_capturable=0)
     ctx.store.insert(acct.id, "charge", ch, f1=ch["customer"], f2=pi["id"])
-    if pi.get("setup_future_usage") and pi["customer"]:
-        _save_for_future_use(ctx, acct, pi, pm["id"])
+    usage = _setup_future_usage(pi)
+    if usage and pi["customer"]:
+        _save_for_future_use(ctx, acct, pi, pm["id"], usage)
     ctx.store.update(acct.id, pi, internal, f1=pi["customer"])
     return None
 
 
-def _save_for_future_use(ctx: Context, acct: Account, pi: Json, pm_id: str) -> None:
+def _save_for_future_use(ctx: Context, acct: Account, pi: Json, pm_id: str, usage: str) -> None:
     """``setup_future_usage``: the payment's PaymentMethod is attached to the customer, and with
     ``off_session`` it counts as set up, so later off-session payments need no authentication
     (docs.stripe.com/payments/save-during-payment). UNVERIFIED: ``on_session`` does not exempt
     off-session payments from authentication."""
     saved = payment_methods.attach(ctx, acct, pm_id, pi["customer"], param="payment_method")
-    if pi["setup_future_usage"] == "off_session" and not saved.internal.get("set_up"):
+    if usage == "off_session" and not saved.internal.get("set_up"):
         saved.internal["set_up"] = True
         ctx.store.update(acct.id, saved.data, saved.internal, f1=saved.data["customer"])

@@ -129,7 +129,7 @@ def create(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
             "You may only specify one of these parameters: payment_method,"
             " payment_method_data.", code="parameters_exclusive", param="payment_method")
     for name in ("off_session", "return_url", "error_on_requires_action"):
-        if p.get(name) is not None and not p.get("confirm"):
+        if p.get(name) and not p.get("confirm"):
             # "This parameter can only be used with confirm=true." (PaymentIntent create docs)
             raise InvalidRequestError(
                 f"You can only set {name} when confirm is true.", param=name)
@@ -140,7 +140,6 @@ def create(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
                or "always"} if (apm or {}).get("enabled", True) is not False else None
     else:
         apm = None
-    card_options = (p.get("payment_method_options") or {}).get("card") or {}
     now = ctx.clock.now()
     pid = new_id("pi")
     pi: Json = {
@@ -159,8 +158,7 @@ def create(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
         "payment_method_configuration_details": None,
         "payment_method_options": {"card": {
             "installments": None, "mandate_options": None, "network": None,
-            "request_three_d_secure": card_options.get("request_three_d_secure") or "automatic",
-            **({"capture_method": "manual"} if card_options.get("capture_method") else {})}},
+            "request_three_d_secure": "automatic"}},
         "payment_method_types": p.get("payment_method_types") or ["card"],
         "processing": None, "receipt_email": p.get("receipt_email"), "review": None,
         "setup_future_usage": p.get("setup_future_usage"), "shipping": shipping(p.get("shipping")),
@@ -174,6 +172,7 @@ def create(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
         "managed_payments": None,
     }
     pi.update({field: p[field] for field in ECHOED if p.get(field) is not None})
+    payment_attempts.apply_card_options(pi, p)
     internal: Json = {}
     pm_row = _new_payment_method(ctx, acct, p)
     if pm_row is not None:
@@ -277,12 +276,7 @@ def update(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
         pi["shipping"] = shipping(p["shipping"])
     if p.get("capture_method"):
         pi["capture_method"] = p["capture_method"]
-    card_options = (p.get("payment_method_options") or {}).get("card") or {}
-    if card_options.get("request_three_d_secure"):
-        pi["payment_method_options"]["card"]["request_three_d_secure"] = (
-            card_options["request_three_d_secure"])
-    if card_options.get("capture_method"):
-        pi["payment_method_options"]["card"]["capture_method"] = "manual"
+    payment_attempts.apply_card_options(pi, p)
     pi["metadata"] = merge_metadata(pi["metadata"], p.get("metadata"))
     if "payment_method" in p or "payment_method_data" in p:
         pm_row = _new_payment_method(ctx, acct, p)

@@ -51,8 +51,10 @@ CREATE = documented("POST /v1/payment_methods", {
 UPDATE = documented("POST /v1/payment_methods/{id}", UPDATE)
 ATTACH = documented("POST /v1/payment_methods/{id}/attach", {"customer": Str(255)})
 DETACH = documented("POST /v1/payment_methods/{id}/detach")
-LIST = documented("GET /v1/payment_methods", LIST_PARAMS)
-CUSTOMER_LIST = documented("GET /v1/customers/{id}/payment_methods", LIST_PARAMS)
+LIST = documented("GET /v1/payment_methods", {**LIST_PARAMS, "customer": Str(255)},
+                  simulated=("type",))
+CUSTOMER_LIST = documented("GET /v1/customers/{id}/payment_methods", LIST_PARAMS,
+                           simulated=("type",))
 # Stripe's wording (observed) for re-using a single-use PaymentMethod.
 PM_REUSE = (
     "The provided PaymentMethod was previously used with a PaymentIntent without Customer"

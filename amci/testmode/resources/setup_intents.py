@@ -115,7 +115,7 @@ def _store(ctx: Context, acct: Account, row: Row) -> None:
 def create(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
     p = check(raw, CREATE)
     for name in ("return_url", "use_stripe_sdk"):
-        if p.get(name) is not None and not p.get("confirm"):
+        if p.get(name) and not p.get("confirm"):
             raise InvalidRequestError(
                 f"You can only set {name} when confirm is true.", param=name)
     apm = p.get("automatic_payment_methods")
@@ -216,6 +216,7 @@ def _confirm(ctx: Context, acct: Account, row: Row, pm_row: Row | None, p: Param
             f"The provided PaymentMethod {pm['id']} is attached to another Customer than the"
             " one on this SetupIntent. Payment methods attached to other Customers cannot be"
             " used with this SetupIntent.", param="payment_method")
+    _abandon_pending_attempt(ctx, acct, si)
     si["payment_method"] = pm["id"]
     actions.clear_action(row)
     attempt = setup_attempts.new(ctx, acct, si, pm)
@@ -238,6 +239,14 @@ def _confirm(ctx: Context, acct: Account, row: Row, pm_row: Row | None, p: Param
         _store(ctx, acct, row)
         return
     _succeed(ctx, acct, row, pm_row, attempt, tds.details(step))
+
+
+def _abandon_pending_attempt(ctx: Context, acct: Account, si: Json) -> None:
+    """An attempt waiting for authentication is ``abandoned`` when the intent is confirmed again
+    or canceled (docs.stripe.com/api/setup_attempts/object, status)."""
+    if si["status"] == "requires_action" and si["latest_attempt"]:
+        attempt = load(ctx, acct, si["latest_attempt"], "setup_attempt").data
+        setup_attempts.store(ctx, acct, attempt, status="abandoned")
 
 
 def _decline(ctx: Context, acct: Account, row: Row, attempt: Json, pm: Json,
@@ -299,9 +308,7 @@ def cancel(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
     si = row.data
     if si["status"] not in CANCELABLE:
         raise _unexpected(si, "cancel", CANCELABLE)
-    if si["status"] == "requires_action" and si["latest_attempt"]:
-        attempt = load(ctx, acct, si["latest_attempt"], "setup_attempt").data
-        setup_attempts.store(ctx, acct, attempt, status="abandoned")
+    _abandon_pending_attempt(ctx, acct, si)
     actions.clear_action(row)
     si.update(status="canceled", cancellation_reason=p.get("cancellation_reason"))
     _store(ctx, acct, row)
