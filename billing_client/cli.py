@@ -51,6 +51,9 @@ def _serve(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"billing-client: configuration error: {exc}", file=sys.stderr)
         return 2
+    except StorageError as exc:
+        print(f"billing-client: storage error: {exc}", file=sys.stderr)
+        return 2
 
 
 def _db_path(args: argparse.Namespace) -> str:
