@@ -32,6 +32,7 @@ from amci.relay import Relay, Upstream
 from amci.settings import Settings
 from amci.store import Store, open_store
 from amci.store.postgres import PostgresStore
+from httpkit.serving import GuardedRunner
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -121,12 +122,14 @@ async def _testmode_ctx(app: web.Application) -> AsyncIterator[None]:
             request_header_timeout_seconds=settings.server.request_header_timeout_seconds,
         )
     )
-    runner = web.AppRunner(tm_app, access_log=None)
+    runner = GuardedRunner(
+        tm_app, header_timeout=settings.server.request_header_timeout_seconds, access_log=None
+    )
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     host, port = runner.addresses[0][:2]
-    app[keys.TEST_API_BASE] = f"http://{host}:{port}"
+    app[keys.TEST_API_BASE] = app[keys.EMBEDDED_TESTMODE] = f"http://{host}:{port}"
     log(app[keys.LOGGER], "embedded_testmode_started", api_base=app[keys.TEST_API_BASE])
     yield
     await runner.cleanup()

@@ -7,17 +7,26 @@ numbers, CVCs, API keys, logins, request bodies. Fields are passed explicitly by
 
 The stripe SDK's own logger prints request bodies (card numbers) at DEBUG/INFO; AMCI keeps it at
 WARNING (see ``quiet_stripe_logger``).
+
+Other code logs what it likes: aiohttp's server logger prints the raw bytes of a malformed request
+line (an ``Authorization`` header, a key), tracebacks quote arguments. So the formatter passes every
+message, field and traceback through ``scrub`` before writing, and ``configure`` routes uncaught
+exceptions and warnings through logging too. The scrubber is ``httpkit.scrub``, shared with the
+billing client (tests/test_log_scrubbers.py).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
+import sys
+from types import TracebackType
 from typing import Any
 
-FIELDS_ATTR = "amci_fields"
+from httpkit.scrub import scrub as scrub
+from httpkit.scrub import scrubbed
 
+FIELDS_ATTR = "amci_fields"
 
 def log(logger: logging.Logger, event: str, *, level: int = logging.INFO, **fields: Any) -> None:
     if logger.isEnabledFor(level):
@@ -37,10 +46,9 @@ class JsonFormatter(logging.Formatter):
             entry.update(fields)
         if record.exc_info and record.exc_info[0] is not None:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, separators=(",", ":"))
-
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        if record.stack_info:
+            entry["stack"] = record.stack_info
+        return json.dumps(scrubbed(entry), separators=(",", ":"))
 
 
 def quiet_stripe_logger() -> None:
@@ -49,11 +57,21 @@ def quiet_stripe_logger() -> None:
     logging.getLogger("stripe").setLevel(logging.WARNING)
 
 
+def _log_uncaught(
+    kind: type[BaseException], exc: BaseException, tb: TracebackType | None
+) -> None:
+    logging.getLogger("amci").critical("uncaught_exception", exc_info=(kind, exc, tb))
+
+
 def configure(level: str = "INFO") -> None:
-    """Process-wide setup for ``amci serve`` (the CLI calls it; tests inject their handlers)."""
+    """Process-wide setup for ``amci serve`` and ``amci stripe-testmode`` (the CLI calls it;
+    tests inject their handlers): every logger, aiohttp's included, writes through the scrubbing
+    JSON formatter; so do uncaught exceptions and warnings."""
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     quiet_stripe_logger()
+    logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught

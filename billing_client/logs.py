@@ -2,8 +2,13 @@
 
 What goes in: event names, methods, route templates, statuses, durations, ids of our own objects
 and AMCI's, error codes. What never goes in: card numbers, CVCs, API keys, logins, request or
-response bodies. Callers pass fields explicitly (``log(logger, "event", …)``); as a safety net the
-formatter also masks anything shaped like a Stripe key or a card number.
+response bodies. Callers pass fields explicitly (``log(logger, "event", …)``).
+
+Other code logs what it likes: aiohttp's server logger prints the raw bytes of a malformed request
+line (an ``Authorization`` header, a token), tracebacks quote arguments. So the formatter passes
+every message, field and traceback through ``scrub`` before writing, and ``configure`` routes
+uncaught exceptions and warnings through logging too. The scrubber is ``httpkit.scrub``, shared
+with AMCI (tests/test_log_scrubbers.py).
 """
 
 from __future__ import annotations
@@ -11,8 +16,12 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-import re
+import sys
+from types import TracebackType
 from typing import Any, TextIO
+
+from httpkit.scrub import scrub as scrub
+from httpkit.scrub import scrubbed
 
 FIELDS_ATTR = "billing_fields"
 
@@ -20,15 +29,6 @@ FIELDS_ATTR = "billing_fields"
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "billing_client_request_id", default=None
 )
-
-_KEY_RE = re.compile(r"\b([sprk]k_(?:test|live)_)[A-Za-z0-9]{4,}([A-Za-z0-9]{4})\b")
-_PAN_RE = re.compile(r"\b\d(?:[ -]?\d){11,18}\b")
-
-
-def scrub(text: str) -> str:
-    text = _KEY_RE.sub(lambda m: f"{m[1]}…{m[2]}", text)
-    return _PAN_RE.sub(lambda m: "•••• " + re.sub(r"\D", "", m[0])[-4:], text)
-
 
 def log(
     logger: logging.Logger,
@@ -58,11 +58,21 @@ class JsonFormatter(logging.Formatter):
             entry.update(fields)
         if record.exc_info and record.exc_info[0] is not None:
             entry["exception"] = self.formatException(record.exc_info)
-        return scrub(json.dumps(entry, default=str, separators=(",", ":"), ensure_ascii=False))
+        if record.stack_info:
+            entry["stack"] = record.stack_info
+        return json.dumps(scrubbed(entry), separators=(",", ":"), ensure_ascii=False)
+
+
+def _log_uncaught(
+    kind: type[BaseException], exc: BaseException, tb: TracebackType | None
+) -> None:
+    logging.getLogger("billing_client").critical("uncaught_exception", exc_info=(kind, exc, tb))
 
 
 def configure(level: str = "INFO", stream: TextIO | None = None) -> None:
-    """Process-wide setup for ``billing-client serve`` (tests attach their own handlers)."""
+    """Process-wide setup for ``billing-client serve`` (tests attach their own handlers): every
+    logger, aiohttp's included, writes through the scrubbing JSON formatter; so do uncaught
+    exceptions and warnings."""
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
@@ -70,3 +80,5 @@ def configure(level: str = "INFO", stream: TextIO | None = None) -> None:
     root.setLevel(level.upper())
     # aiohttp's access log repeats what our middleware logs, in a non-JSON format.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught

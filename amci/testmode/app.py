@@ -64,6 +64,7 @@ async def stripe_middleware(request: web.Request, handler: Handler) -> web.Strea
     version = request.headers.get("Stripe-Version")
     try:
         if request.path == "/v1" or request.path.startswith("/v1/"):
+            _check_header_values(request)
             acct = account_for(request.headers.get("Authorization"))
             request[ACCOUNT] = acct
             limiter = request.app.get(RATE_LIMITER)
@@ -89,6 +90,17 @@ async def stripe_middleware(request: web.Request, handler: Handler) -> web.Strea
     response.headers["Request-Id"] = rid
     response.headers["Stripe-Version"] = version or DEFAULT_API_VERSION
     return response
+
+
+def _check_header_values(request: web.Request) -> None:
+    """HTTP header values are ASCII here: aiohttp hands other bytes over as lone surrogates
+    (which SQLite can't bind: an ``Idempotency-Key`` of invalid UTF-8 was a 500). Refused with a
+    400 naming the header, without echoing the value. Stripe's exact answer is UNVERIFIED."""
+    for name, value in request.headers.items():
+        if not value.isascii():
+            raise InvalidRequestError(
+                f"Invalid {name} header: header values must be ASCII characters.",
+                param=name if name.lower() == "idempotency-key" else None)
 
 
 async def _no_expect(request: web.Request) -> None:

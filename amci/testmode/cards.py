@@ -14,9 +14,6 @@ from types import MappingProxyType
 from typing import Any
 
 # Brand ranges and Luhn are shared with the proxy's pre-checks: one table for both.
-from amci.cards import BRAND_RANGES as BRAND_RANGES
-from amci.cards import MAX_PAN as MAX_PAN
-from amci.cards import MIN_PAN as MIN_PAN
 from amci.cards import brand_of as brand_of
 from amci.cards import luhn_ok as luhn_ok
 from amci.testmode import three_d_secure as tds

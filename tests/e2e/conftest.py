@@ -141,9 +141,17 @@ class Stack:
     bc: Service
     tmp: Path
 
+    token: str
+
     def api(self, method: str, path: str, body: Any = None, **headers: str) -> Reply:
         return call(
-            method, self.bc.url + path, body, {k.replace("_", "-"): v for k, v in headers.items()}
+            method,
+            self.bc.url + path,
+            body,
+            {
+                "Authorization": f"Bearer {self.token}",
+                **{k.replace("_", "-"): v for k, v in headers.items()},
+            },
         )
 
     def stripe_payment_intents(self) -> list[dict[str, Any]]:
@@ -166,6 +174,13 @@ class Stack:
         )
 
 
+def stripe_testmode_service(port: int, log_path: Path, *options: str) -> Service:
+    """``amci stripe-testmode`` on ``port``; ``options``: --db, --config."""
+    argv = [sys.executable, "-m", "amci", "stripe-testmode", "--host", "127.0.0.1",
+            "--port", str(port), *options]
+    return Service("stripe-testmode", argv, port, log_path)
+
+
 def amci_service(port: int, log_path: Path, env: dict[str, str]) -> Service:
     """``amci serve`` with the shipped config, as a user starts it; ``env`` moves its files."""
     argv = [sys.executable, "-m", "amci", "serve", "--config", "config/amci.yaml",
@@ -182,6 +197,18 @@ def billing_client_service(
     return Service("billing-client", argv, port, log_path, env=env or {})
 
 
+def create_token(config: str, name: str, env: dict[str, str] | None = None) -> str:
+    """``billing_client create-token``, as an operator runs it; returns what it printed."""
+    done = subprocess.run(
+        [sys.executable, "-m", "billing_client", "create-token", "--name", name,
+         "--config", config],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
 def fernet_key() -> str:
     from cryptography.fernet import Fernet
 
@@ -194,22 +221,8 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     three processes. The test-mode server runs on its own so the test can look at what Stripe's
     side holds; AMCI points at it with AMCI_UPSTREAM__TEST_API_BASE."""
     tm_port, amci_port, bc_port = free_port(), free_port(), free_port()
-    testmode = Service(
-        "stripe-testmode",
-        [
-            sys.executable,
-            "-m",
-            "amci",
-            "stripe-testmode",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(tm_port),
-            "--db",
-            str(tmp_path / "testmode.sqlite3"),
-        ],
-        tm_port,
-        tmp_path / "testmode.log",
+    testmode = stripe_testmode_service(
+        tm_port, tmp_path / "testmode.log", "--db", str(tmp_path / "testmode.sqlite3")
     )
     amci = amci_service(
         amci_port,
@@ -232,9 +245,10 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     bc = billing_client_service(bc_port, amci_port, str(config), tmp_path / "billing_client.log")
     services = [testmode, amci, bc]
     try:
+        token = create_token(str(config), "e2e")
         for s in services:
             s.start()
-        yield Stack(testmode, amci, bc, tmp_path)
+        yield Stack(testmode, amci, bc, tmp_path, token)
     finally:
         for s in reversed(services):
             s.stop()

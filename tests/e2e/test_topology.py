@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,8 +23,10 @@ from .conftest import (
     amci_service,
     billing_client_service,
     call,
+    create_token,
     fernet_key,
     free_port,
+    stripe_testmode_service,
 )
 
 pytestmark = pytest.mark.e2e
@@ -61,9 +62,10 @@ class Topology:
     replicas: list[Service]
     balancer: Service
     bc: Service
+    token: str
 
     def api(self, method: str, path: str, body: object = None) -> tuple[int, Any]:
-        r = call(method, self.bc.url + path, body)
+        r = call(method, self.bc.url + path, body, {"Authorization": f"Bearer {self.token}"})
         return r.status, r.body
 
     def served(self, replica: Service) -> float:
@@ -80,10 +82,8 @@ def topology(tmp_path: Path, pg_url: str) -> Iterator[Topology]:
     haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
     assert os.path.exists(haproxy), "HAProxy is missing: `make test` installs it"
     tm_port, a_port, b_port, lb_port, bc_port = (free_port() for _ in range(5))
-    testmode = Service("stripe-testmode", [
-        sys.executable, "-m", "amci", "stripe-testmode", "--host", "127.0.0.1",
-        "--port", str(tm_port), "--db", str(tmp_path / "testmode.sqlite3")],
-        tm_port, tmp_path / "testmode.log")
+    testmode = stripe_testmode_service(tm_port, tmp_path / "testmode.log",
+                                       "--db", str(tmp_path / "testmode.sqlite3"))
     env = {"AMCI_STORE__URL": pg_url,
            "AMCI_UPSTREAM__TEST_API_BASE": f"http://127.0.0.1:{tm_port}"}
     replicas = [amci_service(port, tmp_path / f"amci-{name}.log", env)
@@ -102,11 +102,12 @@ def topology(tmp_path: Path, pg_url: str) -> Iterator[Topology]:
     bc = billing_client_service(bc_port, lb_port, str(config), tmp_path / "bc.log")
     services = [testmode, *replicas, balancer, bc]
     try:
+        token = create_token(str(config), "topology")
         # Start-up in parallel (each waits for its own health); HAProxy once the replicas are.
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(Service.start, [testmode, *replicas, bc]))
         balancer.start()
-        yield Topology(testmode, replicas, balancer, bc)
+        yield Topology(testmode, replicas, balancer, bc, token)
     finally:
         for service in reversed(services):
             service.stop()
