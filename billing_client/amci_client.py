@@ -4,8 +4,9 @@ are constructor arguments, so tests and deployments point it anywhere.
 Translation happens here, once:
 - AMCI answered with its Stripe-style error envelope (4xx) → ``AmciError`` carrying AMCI's
   ``type``/``code``/``param``/``message`` untouched (the message is meant for the end user);
-- AMCI unreachable, timed out, 5xx, or "same Idempotency-Key still in flight" (409) →
-  ``AmciUnavailable``: the outcome is unknown and the caller may retry with the same key.
+- AMCI unreachable, timed out, 5xx, its own rate limit (429: "retry shortly", never stored
+  under the key), or "same Idempotency-Key still in flight" (409) → ``AmciUnavailable``: the
+  outcome is unknown or nothing was done, and the caller may retry with the same key.
 
 Secrets leave the process here and only here: ``Secret.reveal()`` builds the Basic credentials
 and the card fields of the JSON body.
@@ -45,6 +46,9 @@ class AmciError(Exception):
         self.message = str(error.get("message") or "The payment system refused the request.")
         self.decline_code = error.get("decline_code")
         self.payment = error.get("payment")
+        # AMCI's word on whether the same card may be retried without the customer.
+        retryable = error.get("retryable")
+        self.retryable = retryable if isinstance(retryable, bool) else None
         super().__init__(f"AMCI {status} {self.type}/{self.code}")
 
 
@@ -96,6 +100,32 @@ class AmciClient:
     ) -> dict[str, Any]:
         return await self._call(
             "POST", "/v1/stripe/payments", "/v1/stripe/payments", creds, body, idempotency_key
+        )
+
+    async def get_card(self, creds: Credentials, token: str) -> dict[str, Any]:
+        return await self._call(
+            "GET", f"/v1/stripe/cards/{quote(token, safe='')}", "/v1/stripe/cards/{token}", creds
+        )
+
+    async def get_payment(self, creds: Credentials, payment_id: str) -> dict[str, Any]:
+        return await self._call(
+            "GET",
+            f"/v1/stripe/payments/{quote(payment_id, safe='')}",
+            "/v1/stripe/payments/{id}",
+            creds,
+        )
+
+    async def authenticate(
+        self, creds: Credentials, payment_id: str, return_url: str, idempotency_key: str
+    ) -> dict[str, Any]:
+        """A fresh 3D Secure link for a payment waiting on its customer."""
+        return await self._call(
+            "POST",
+            f"/v1/stripe/payments/{quote(payment_id, safe='')}/authenticate",
+            "/v1/stripe/payments/{id}/authenticate",
+            creds,
+            {"return_url": return_url},
+            idempotency_key,
         )
 
     async def capture(
@@ -175,7 +205,7 @@ class AmciClient:
             if 200 <= status < 300:
                 outcome = "ok"
                 return parsed
-            if status >= 500 or (
+            if status >= 500 or status == 429 or (
                 status == 409
                 and isinstance(error, dict)
                 and error.get("code") == "idempotency_key_in_use"

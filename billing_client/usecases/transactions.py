@@ -9,9 +9,11 @@ authorization) and ``follow_ups`` (capture, refund, void).
 
 from __future__ import annotations
 
+import logging
+import random
 from typing import Any
 
-from billing_client import money
+from billing_client import backoff, money
 from billing_client.amci_client import AmciError, AmciUnavailable
 from billing_client.cards import Card
 from billing_client.contract import Retry
@@ -25,23 +27,33 @@ from billing_client.errors import (
     PaymentRefused,
     invalid,
 )
+from billing_client.logs import log
 from billing_client.storage import Row
-from billing_client.usecases import cards, customers, payment_systems
+from billing_client.usecases import (
+    authentication,
+    cards,
+    customers,
+    payment_results,
+    payment_systems,
+)
 from billing_client.usecases.context import Context, Result
+
+logger = logging.getLogger("billing_client")
+# Backoff jitter only (not a secret): the system source, so no seeding concerns at all.
+_jitter = random.SystemRandom().random
 
 PENDING_MESSAGE = (
     "The payment system could not be reached, so this {operation} is pending: it has not been "
     "confirmed. Retry it later (POST /api/transactions/{id}/retry); it will not be charged twice."
 )
 
-# AMCI payment status (Stripe's PaymentIntent status) → the billing client's transaction status.
-_PAYMENT_STATUS = {
-    "succeeded": "succeeded",
-    "requires_capture": "authorized",
-    "canceled": "canceled",
-    "requires_payment_method": "failed",
-}
-
+UNKNOWN_MESSAGE = (
+    "For 23 hours AMCI could not confirm this {operation}, so whether it went through is "
+    "unknown. It will not be sent again: AMCI and Stripe forget an Idempotency-Key after 24 "
+    "hours, and a resend could then charge twice. An administrator should look the payment up "
+    "in the Stripe Dashboard (metadata billing_transaction={id}, Idempotency-Key {key}) before "
+    "anything is charged again."
+)
 
 def success_status(operation: str) -> int:
     """The HTTP status of a transaction that went through (201 when something was created)."""
@@ -84,6 +96,8 @@ def view(row: Row, children: list[Row] | None = None) -> dict[str, Any]:
         },
         "idempotency_key": row["idempotency_key"],
         "attempts": row["attempts"],
+        # When the reconciler sends it next (pending only).
+        "next_attempt_at": row["next_attempt_at"] if row["status"] == "pending" else None,
         "message": row["message"],
         "error": (
             {
@@ -93,12 +107,16 @@ def view(row: Row, children: list[Row] | None = None) -> dict[str, Any]:
                     ("code", row["error_code"]),
                     ("param", row["error_param"]),
                     ("decline_code", row["decline_code"]),
+                    ("retryable", None if row["retryable"] is None else bool(row["retryable"])),
                 )
                 if v is not None
             }
             if row["error_code"] or row["error_type"]
             else None
         ),
+        "action_url": row["action_url"] if row["status"] == "requires_action" else None,
+        "off_session": bool(row["off_session"]),
+        "capture_before": row["capture_before"],
         "created": row["created"],
         "updated": row["updated"],
     }
@@ -128,6 +146,12 @@ def outcome(row: Row, success: int, replayed: bool = False) -> Result:
             code="transaction_pending",
             extra={"transaction": shown},
         )
+    if status == "unknown":
+        raise AmciUnavailableError(
+            row["message"] or "The outcome of this transaction is unknown.",
+            code="transaction_outcome_unknown",
+            extra={"transaction": shown},
+        )
     if row["error_code"] or row["error_type"]:
         raise PaymentRefused(
             row["message"] or "The transaction was refused.",
@@ -137,6 +161,7 @@ def outcome(row: Row, success: int, replayed: bool = False) -> Result:
             param=row["error_param"],
             extra={
                 **({"decline_code": row["decline_code"]} if row["decline_code"] else {}),
+                **({"retryable": bool(row["retryable"])} if row["retryable"] is not None else {}),
                 "transaction": shown,
             },
         )
@@ -195,26 +220,6 @@ async def attempt(ctx: Context, row: Row, one_off: Card | None, success: int) ->
     return outcome(await send(ctx, row, one_off, success), success)
 
 
-def _payment_fields(result: dict[str, Any], currency: str) -> Row:
-    amci_status = str(result.get("status") or "")
-
-    def minor(key: str) -> int:
-        value = result.get(key)
-        try:
-            return money.parse_amount(value, currency) if value is not None else 0
-        except money.MoneyError:
-            return 0
-
-    return {
-        "status": _PAYMENT_STATUS.get(amci_status, "processing"),
-        "amci_payment": result.get("id"),
-        "amci_charge": result.get("charge"),
-        "amci_status": amci_status,
-        "amount_captured_minor": minor("amount_received"),
-        "amount_refunded_minor": minor("amount_refunded"),
-    }
-
-
 async def _apply_refund(ctx: Context, parent: Row, amount: int) -> None:
     await ctx.db.execute(
         "UPDATE transactions SET amount_refunded_minor = amount_refunded_minor + ?, "
@@ -224,10 +229,48 @@ async def _apply_refund(ctx: Context, parent: Row, amount: int) -> None:
     )
 
 
+async def give_up(ctx: Context, row: Row) -> Row:
+    """Past the resend window: record the transaction as ``unknown``; it is never sent again."""
+    op = row["operation"]
+    await ctx.db.update(
+        "transactions",
+        "id",
+        row["id"],
+        {
+            "status": "unknown",
+            "message": UNKNOWN_MESSAGE.format(
+                operation="payment" if op in ("sale", "authorization") else op,
+                id=row["id"],
+                key=row["idempotency_key"],
+            ),
+            "http_status": 502,
+            "next_attempt_at": None,
+            "updated": ctx.now(),
+        },
+    )
+    # For the administrator: our own ids only (no card data, no keys of Stripe's).
+    log(
+        logger,
+        "transaction_outcome_unknown",
+        level=logging.ERROR,
+        transaction=row["id"],
+        operation=op,
+        attempts=row["attempts"],
+    )
+    ctx.metrics.transactions.labels(operation=op, outcome="unknown").inc()
+    return await load(ctx, row["id"])
+
+
 async def send(ctx: Context, row: Row, one_off: Card | None, success: int) -> Row:
-    """Send a pending transaction to AMCI once (under its own key), record and return it."""
+    """Send a pending transaction to AMCI once (under its own key), record and return it.
+
+    Past the resend window (``backoff``) nothing is sent: the transaction becomes ``unknown``.
+    Every way of resending (the request's own retry, a client replay, the reconciler) comes
+    through here, so none of them can send it late."""
     txn_id = row["id"]
     op = row["operation"]
+    if backoff.expired(ctx.now(), int(row["created"])):
+        return await give_up(ctx, row)
     ps_row = await payment_systems.load(ctx, row["payment_system_id"])
     creds = payment_systems.credentials(ctx, ps_row)
     body = ctx.vault.open_json(row["request_sealed"]) if row["request_sealed"] else {}
@@ -244,13 +287,15 @@ async def send(ctx: Context, row: Row, one_off: Card | None, success: int) -> Ro
                 assert one_off is not None
                 body["card"] = cards.amci_payload(one_off)
             result = await ctx.amci.create_payment(creds, body, row["idempotency_key"])
-            fields = _payment_fields(result, row["currency"])
+            fields = payment_results.fields(result, row["currency"])
+            if row["save_card"] and result.get("token"):
+                await cards.saved_during_payment(ctx, row, result)
         elif op == "capture":
             parent = await load(ctx, row["parent_id"])
             result = await ctx.amci.capture(
                 creds, parent["amci_payment"], body, row["idempotency_key"]
             )
-            payment = _payment_fields(result, row["currency"])
+            payment = payment_results.fields(result, row["currency"])
             fields = {
                 "status": "succeeded",
                 "amci_payment": result.get("id"),
@@ -286,17 +331,23 @@ async def send(ctx: Context, row: Row, one_off: Card | None, success: int) -> Ro
             fields = {"status": "succeeded", "amci_status": result.get("status")}
         fields["http_status"] = success
     except AmciError as exc:
-        fields = {
-            "status": "refused" if op == "void" else "failed",
-            "error_type": exc.type,
-            "error_code": exc.code,
-            "error_param": exc.param,
-            "decline_code": exc.decline_code,
-            "message": exc.message,
-            "http_status": exc.status,
-        }
-        if exc.payment and op in ("sale", "authorization"):
-            fields["amci_payment"] = exc.payment
+        if exc.code == "authentication_required" and exc.payment and row["return_url"]:
+            # The bank wants the customer (an off-session charge, typically): not a failure,
+            # the transaction waits for them, with a fresh link to send them.
+            fields = await authentication.link(ctx, row, creds, exc.payment, success)
+        else:
+            fields = {
+                "status": "refused" if op == "void" else "failed",
+                "error_type": exc.type,
+                "error_code": exc.code,
+                "error_param": exc.param,
+                "decline_code": exc.decline_code,
+                "retryable": exc.retryable,
+                "message": exc.message,
+                "http_status": exc.status,
+            }
+            if exc.payment and op in ("sale", "authorization"):
+                fields["amci_payment"] = exc.payment
     except AmciUnavailable:
         fields = {
             "status": "pending",
@@ -304,6 +355,9 @@ async def send(ctx: Context, row: Row, one_off: Card | None, success: int) -> Ro
                 operation="payment" if op in ("sale", "authorization") else op, id=txn_id
             ),
             "http_status": 502,
+            "next_attempt_at": backoff.next_attempt_at(
+                ctx.now(), int(row["created"]), attempts, _jitter()
+            ),
         }
     if fields["status"] != "pending":
         # A finished attempt clears the pending notice left by an earlier one.
