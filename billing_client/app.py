@@ -4,6 +4,9 @@ Everything with a lifetime (SQLite, the HTTP session to AMCI) is opened and clos
 ``cleanup_ctx`` generator. The network is injected: pass ``session`` to share one (it is then
 not closed here); AMCI's address comes from ``settings.amci_url``.
 
+Middlewares: ``error_middleware`` (outermost: request id, log, metrics, the error envelope) around
+``access_middleware`` (API token and JSON-only bodies on ``/api``; see ``access.py``).
+
 The background reconciler (``reconciler.py``) is a second ``cleanup_ctx``, after the first: it
 starts once storage and AMCI are ready and is cancelled before they close. ``on_reconcile_pass``
 is called after every pass (tests synchronise on it instead of sleeping).
@@ -21,8 +24,10 @@ import aiohttp
 from aiohttp import web
 
 from billing_client import keys, openapi
+from billing_client.access import access_middleware, check_routes
 from billing_client.amci_client import AmciClient
 from billing_client.api.routes import ROUTES
+from billing_client.auth import Tokens
 from billing_client.crypto import Vault
 from billing_client.errors import BillingError
 from billing_client.logs import log
@@ -44,12 +49,16 @@ def create_app(
     clock: Callable[[], float] = time.time,
     on_reconcile_pass: OnPass | None = None,
 ) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=256 * 1024)
+    # The error middleware is outermost: it renders the access middleware's 401/415 too.
+    app = web.Application(
+        middlewares=[error_middleware, access_middleware], client_max_size=256 * 1024
+    )
     app[keys.SETTINGS] = settings
     app[keys.METRICS] = Metrics()
     app[keys.OPENAPI] = openapi.document_bytes()
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, handler)
+    check_routes(app)
 
     async def resources_ctx(app: web.Application) -> AsyncIterator[None]:
         storage = Storage(settings.db_path)
@@ -70,6 +79,7 @@ def create_app(
                 storage, Vault(settings.encryption_key), amci, app[keys.METRICS], clock=clock
             )
             app[keys.STORAGE] = storage
+            app[keys.TOKENS] = Tokens(storage, clock=clock)
             app[keys.USECASES] = usecases
             if settings.demo is not None:
                 try:

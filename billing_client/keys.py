@@ -6,6 +6,7 @@ import asyncio
 
 from aiohttp import web
 
+from billing_client.auth import Tokens
 from billing_client.metrics import Metrics
 from billing_client.settings import Settings
 from billing_client.storage import Storage
@@ -16,6 +17,7 @@ METRICS = web.AppKey("metrics", Metrics)
 STORAGE = web.AppKey("storage", Storage)
 # What every use case needs (billing_client.usecases); handlers and the reconciler pass it on.
 USECASES = web.AppKey("usecases", Context)
+TOKENS = web.AppKey("tokens", Tokens)
 OPENAPI = web.AppKey("openapi", bytes)
 # The background reconciler's task; absent when reconcile.interval_seconds is 0.
 RECONCILER: web.AppKey[asyncio.Task[None]] = web.AppKey("reconciler")

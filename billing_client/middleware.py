@@ -48,7 +48,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             _check_headers(request)
             response = await handler(request)
         except BillingError as exc:
-            response = json_response(exc.body(), exc.status)
+            response = json_response(exc.body(), exc.status, exc.headers)
             log(
                 logger,
                 "request_refused",

@@ -2,8 +2,9 @@
 
 Every route lists every status it can answer. Besides each route's own outcomes, every
 operation may answer 400 (a header that is not ASCII text); every ``/api`` operation requires a
-bearer API token (``bearerAuth``: 401 without a valid one); and every ``/api`` operation with a
-body may answer 413 (body over 256 KiB) and 415 (not ``application/json``).
+bearer API token (``bearerAuth``: 401 without a valid one); every ``/api`` operation with a
+body may answer 413 (body over 256 KiB); and every state-changing ``/api`` operation 415 (a
+body that is not ``application/json``, see ``access.py``).
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ _DESCRIPTIONS = {
     409: "Conflict (name taken, in use) or the same request already in flight",
     413: "Body too large",
     415: "Body is not application/json",
-    429: "AMCI is rate-limiting: retry shortly",
-    502: "AMCI unreachable: the transaction is pending (it will not be charged twice)",
+    502: "AMCI unreachable, timed out, 5xx or rate-limiting: the transaction is pending (it will "
+    "not be charged twice); or its outcome stayed unknown for 23 hours (never sent again)",
     503: "Storage unreachable",
 }
 
@@ -64,13 +65,16 @@ def _r(
     if path.startswith("/api/"):
         responses[401] = c.ErrorEnvelope
         if kw.get("request") is not None:
-            responses.update({413: c.ErrorEnvelope, 415: c.ErrorEnvelope})
+            responses[413] = c.ErrorEnvelope
+        if method in ("POST", "PUT", "PATCH", "DELETE"):
+            responses[415] = c.ErrorEnvelope
     return Route(method, path, summary, dict(sorted(responses.items())), **kw)
 
 
 # Routes that reach AMCI also answer with AMCI's refusal as AMCI gave it: its 402 card errors,
-# 401/403 when AMCI refuses the payment system's credentials, 404, 409 and 429 (AMCI's limiter).
-_VIA_AMCI = (402, 403, 404, 409, 429, 502)
+# 401/403 when AMCI refuses the payment system's credentials, 404 and 409. AMCI's 429 (its
+# limiter: "retry shortly") is not relayed: like a 5xx it leaves the transaction pending (502).
+_VIA_AMCI = (402, 403, 404, 409, 502)
 
 ROUTES: tuple[Route, ...] = (
     _r("GET", "/healthz", "Process up (and SQLite reachable)", {200: c.Health}, (503,)),

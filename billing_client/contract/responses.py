@@ -105,6 +105,7 @@ TransactionStatus = Literal[
     "refused",
     "canceled",
     "processing",
+    "unknown",
 ]
 
 
@@ -124,6 +125,9 @@ class Transaction(Response):
     amci: AmciReferences
     idempotency_key: str
     attempts: int
+    next_attempt_at: int | None = Field(
+        None, description="pending only: when the reconciler sends it next (epoch seconds)"
+    )
     message: str | None = Field(
         description="end-user message on failure or pending, as AMCI worded it"
     )

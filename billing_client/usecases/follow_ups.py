@@ -122,7 +122,8 @@ async def refund(
         pending = sum(
             int(c["amount_minor"] or 0)
             for c in await ctx.db.children(txn_id)
-            if c["operation"] == "refund" and c["status"] == "pending"
+            # A refund whose outcome is unknown may have gone through: it stays reserved too.
+            if c["operation"] == "refund" and c["status"] in ("pending", "unknown")
         )
         remaining = (
             int(parent["amount_captured_minor"]) - int(parent["amount_refunded_minor"]) - pending
@@ -131,7 +132,8 @@ async def refund(
         cur = parent["currency"]
         if remaining <= 0:
             raise InvalidRequest(
-                "Nothing left to refund on this payment (refunds still pending count too).",
+                "Nothing left to refund on this payment (refunds still pending or of unknown "
+                "outcome count too).",
                 code="charge_already_refunded",
             )
         if amount > remaining:

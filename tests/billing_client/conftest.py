@@ -5,6 +5,8 @@ only ``billing_client`` modules may not."""
 from __future__ import annotations
 
 import logging
+import secrets
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,10 +27,13 @@ from amci.settings import (
 )
 from amci.testmode.app import create_app as create_testmode_app
 from amci.testmode.settings import TestmodeSettings
+from billing_client import keys
 from billing_client.app import create_app
+from billing_client.auth import Tokens
 from billing_client.crypto import Secret, Vault
 from billing_client.logs import JsonFormatter
 from billing_client.settings import Settings
+from billing_client.storage import Storage
 
 STRIPE_KEY = "sk_test_51BillingClientTestsKeywxyz"
 LOGIN = "portaone-admin"
@@ -47,12 +52,14 @@ async def testmode(aiohttp_server: ServerFactory) -> TestServer:
     )
 
 
-def amci_app(testmode_url: str, db_path: str) -> web.Application:
+def amci_app(
+    testmode_url: str, db_path: str, rate_limit: RateLimitSettings | None = None
+) -> web.Application:
     return create_amci_app(
         AmciSettings(
             store=StoreSettings(db_path=db_path),
             upstream=UpstreamSettings(test_api_base=testmode_url, max_network_retries=0),
-            rate_limit=RateLimitSettings(enabled=False),
+            rate_limit=rate_limit or RateLimitSettings(enabled=False),
             subscriptions=(
                 SubscriptionSettings(
                     id="tests",
@@ -87,15 +94,57 @@ def bc_settings(amci_url: str, db_path: str, key: str, **over: Any) -> Settings:
     )
 
 
+async def api_token(db_path: str, name: str = "tests") -> str:
+    """A real API token in the billing client's store, made the way `create-token` makes one."""
+    storage = Storage(db_path)
+    await storage.open()
+    try:
+        return (await Tokens(storage).create(name)).reveal()
+    finally:
+        await storage.close()
+
+
+async def authorized(aiohttp_client: ClientFactory, app: web.Application) -> TestClient[Any, Any]:
+    """A client for ``app`` that sends a fresh API token (created in its store) on every call."""
+    token = await api_token(app[keys.SETTINGS].db_path, f"tests-{secrets.token_hex(4)}")
+    return await aiohttp_client(app, headers={"Authorization": f"Bearer {token}"})
+
+
+class Clock:
+    """The billing client's injected clock: starts at the real time, moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = float(int(time.time()))
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
 @pytest.fixture
 def make_billing(
     aiohttp_client: ClientFactory, tmp_path: Path, fernet_key: str
 ) -> Callable[..., Awaitable[TestClient[Any, Any]]]:
     """A billing client app (real HTTP server on loopback) pointed at ``amci_url``."""
 
-    async def make(amci_url: str, db_name: str = "bc.sqlite3", **over: Any) -> TestClient[Any, Any]:
-        app = create_app(bc_settings(amci_url, str(tmp_path / db_name), fernet_key, **over))
-        return await aiohttp_client(app)
+    async def make(
+        amci_url: str,
+        db_name: str = "bc.sqlite3",
+        *,
+        clock: Callable[[], float] = time.time,
+        **over: Any,
+    ) -> TestClient[Any, Any]:
+        app = create_app(
+            bc_settings(amci_url, str(tmp_path / db_name), fernet_key, **over), clock=clock
+        )
+        return await authorized(aiohttp_client, app)
 
     return make
 
