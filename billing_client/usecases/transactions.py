@@ -49,12 +49,16 @@ UNKNOWN_MESSAGE = (
     "anything is charged again."
 )
 
+AUTHENTICATION_MESSAGE = "Additional authentication is required to complete this payment."
+EXPIRED_MESSAGE = "The authorization expired and the funds were released."
+
 # AMCI payment status (Stripe's PaymentIntent status) → the billing client's transaction status.
 _PAYMENT_STATUS = {
     "succeeded": "succeeded",
     "requires_capture": "authorized",
     "canceled": "canceled",
     "requires_payment_method": "failed",
+    "requires_action": "requires_action",
 }
 
 
@@ -110,12 +114,16 @@ def view(row: Row, children: list[Row] | None = None) -> dict[str, Any]:
                     ("code", row["error_code"]),
                     ("param", row["error_param"]),
                     ("decline_code", row["decline_code"]),
+                    ("retryable", None if row["retryable"] is None else bool(row["retryable"])),
                 )
                 if v is not None
             }
             if row["error_code"] or row["error_type"]
             else None
         ),
+        "action_url": row["action_url"] if row["status"] == "requires_action" else None,
+        "off_session": bool(row["off_session"]),
+        "capture_before": row["capture_before"],
         "created": row["created"],
         "updated": row["updated"],
     }
@@ -160,6 +168,7 @@ def outcome(row: Row, success: int, replayed: bool = False) -> Result:
             param=row["error_param"],
             extra={
                 **({"decline_code": row["decline_code"]} if row["decline_code"] else {}),
+                **({"retryable": bool(row["retryable"])} if row["retryable"] is not None else {}),
                 "transaction": shown,
             },
         )
@@ -228,14 +237,36 @@ def _payment_fields(result: dict[str, Any], currency: str) -> Row:
         except money.MoneyError:
             return 0
 
-    return {
-        "status": _PAYMENT_STATUS.get(amci_status, "processing"),
+    status = _PAYMENT_STATUS.get(amci_status, "processing")
+    if status == "canceled" and result.get("cancellation_reason") == "automatic":
+        status = "expired"  # an authorization not captured by its capture_before
+    action = result.get("next_action")
+    fields: Row = {
+        "status": status,
         "amci_payment": result.get("id"),
         "amci_charge": result.get("charge"),
         "amci_status": amci_status,
         "amount_captured_minor": minor("amount_received"),
         "amount_refunded_minor": minor("amount_refunded"),
+        "action_url": action.get("url") if isinstance(action, dict) else None,
+        "capture_before": result.get("capture_before"),
     }
+    error = result.get("last_error")
+    if status == "requires_action":
+        fields["message"] = AUTHENTICATION_MESSAGE
+    elif status == "expired":
+        fields["message"] = EXPIRED_MESSAGE
+    elif status == "failed" and isinstance(error, dict):
+        # Declined or not authenticated after the customer's 3D Secure: AMCI's classification.
+        fields |= {
+            "error_type": "card_error",
+            "error_code": error.get("code"),
+            "decline_code": error.get("decline_code"),
+            "retryable": error.get("retryable"),
+            "message": result.get("message") or error.get("message"),
+            "http_status": 402,
+        }
+    return fields
 
 
 async def _apply_refund(ctx: Context, parent: Row, amount: int) -> None:
@@ -306,6 +337,8 @@ async def send(ctx: Context, row: Row, one_off: Card | None, success: int) -> Ro
                 body["card"] = cards.amci_payload(one_off)
             result = await ctx.amci.create_payment(creds, body, row["idempotency_key"])
             fields = _payment_fields(result, row["currency"])
+            if row["save_card"] and result.get("token"):
+                await cards.saved_during_payment(ctx, row, result)
         elif op == "capture":
             parent = await load(ctx, row["parent_id"])
             result = await ctx.amci.capture(
@@ -347,17 +380,23 @@ async def send(ctx: Context, row: Row, one_off: Card | None, success: int) -> Ro
             fields = {"status": "succeeded", "amci_status": result.get("status")}
         fields["http_status"] = success
     except AmciError as exc:
-        fields = {
-            "status": "refused" if op == "void" else "failed",
-            "error_type": exc.type,
-            "error_code": exc.code,
-            "error_param": exc.param,
-            "decline_code": exc.decline_code,
-            "message": exc.message,
-            "http_status": exc.status,
-        }
-        if exc.payment and op in ("sale", "authorization"):
-            fields["amci_payment"] = exc.payment
+        if exc.code == "authentication_required" and exc.payment and row["return_url"]:
+            # The bank wants the customer (an off-session charge, typically): not a failure,
+            # the transaction waits for them, with a fresh link to send them.
+            fields = await _authentication_link(ctx, row, creds, exc.payment, success)
+        else:
+            fields = {
+                "status": "refused" if op == "void" else "failed",
+                "error_type": exc.type,
+                "error_code": exc.code,
+                "error_param": exc.param,
+                "decline_code": exc.decline_code,
+                "retryable": exc.retryable,
+                "message": exc.message,
+                "http_status": exc.status,
+            }
+            if exc.payment and op in ("sale", "authorization"):
+                fields["amci_payment"] = exc.payment
     except AmciUnavailable:
         fields = {
             "status": "pending",
@@ -377,6 +416,60 @@ async def send(ctx: Context, row: Row, one_off: Card | None, success: int) -> Ro
     row = await load(ctx, txn_id)
     ctx.metrics.transactions.labels(operation=op, outcome=row["status"]).inc()
     return row
+
+
+async def _authentication_link(
+    ctx: Context, row: Row, creds: Any, payment: str, success: int
+) -> Row:
+    """AMCI refused with authentication_required: ask it for a 3D Secure link that brings the
+    customer back to this transaction's return page. If AMCI can't be reached for the link, the
+    transaction still waits in requires_action; the return page (or a retry) gets a new one."""
+    fields: Row = {
+        "status": "requires_action",
+        "amci_payment": payment,
+        "amci_status": "requires_action",
+        "message": AUTHENTICATION_MESSAGE,
+        "http_status": success,
+        "action_url": None,
+    }
+    try:
+        result = await ctx.amci.authenticate(
+            creds, payment, row["return_url"], f"{row['idempotency_key']}-auth-{row['attempts']}"
+        )
+    except (AmciError, AmciUnavailable) as exc:
+        log(logger, "authentication_link_failed", level=logging.WARNING,
+            transaction=row["id"], reason=type(exc).__name__)
+        return fields
+    return fields | _payment_fields(result, row["currency"])
+
+
+async def refresh(ctx: Context, txn_id: str) -> Row:
+    """The customer is back from 3D Secure: read the payment from AMCI and record its final
+    state. Only payments still waiting on something are read; AMCI unreachable leaves the row as
+    it was."""
+    row = await load(ctx, txn_id)
+    if row["operation"] not in ("sale", "authorization") or not row["amci_payment"]:
+        return row
+    if row["status"] not in ("requires_action", "processing", "authorized"):
+        return row
+    ps_row = await payment_systems.load(ctx, row["payment_system_id"])
+    creds = payment_systems.credentials(ctx, ps_row)
+    try:
+        result = await ctx.amci.get_payment(creds, row["amci_payment"])
+    except (AmciError, AmciUnavailable):
+        return row
+    fields = _payment_fields(result, row["currency"])
+    if fields["status"] not in ("requires_action", "failed", "expired"):
+        fields["message"] = None
+    if fields["status"] == row["status"] and fields.get("action_url") == row["action_url"]:
+        return row
+    fields["http_status"] = fields.get("http_status") or success_status(row["operation"])
+    fields["updated"] = ctx.now()
+    await ctx.db.update("transactions", "id", txn_id, fields)
+    if row["save_card"]:
+        await cards.refresh_for_payment(ctx, row, result)
+    ctx.metrics.transactions.labels(operation=row["operation"], outcome=fields["status"]).inc()
+    return await load(ctx, txn_id)
 
 
 async def resend(ctx: Context, row: Row, card: Card | None, success: int) -> tuple[Row, bool]:
