@@ -1,4 +1,5 @@
-"""Who may call the billing client: API tokens now; administrator accounts and sessions later.
+"""Who may call the billing client: API tokens for machines (``/api``); administrator accounts,
+customers' self-care logins and browser sessions for people (``/admin``, ``/portal``).
 
 An API token is 256 random bits (``secrets.token_urlsafe(32)``) behind the prefix ``bct_``, so a
 leaked one is recognisable. It is shown once, by ``billing-client create-token``; only its
@@ -21,6 +22,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from billing_client.crypto import Secret
@@ -114,3 +116,325 @@ class Tokens:
             if hmac.compare_digest(wanted, str(row["token_sha256"]).encode()):
                 found = str(row["name"])
         return found
+
+
+# -- people: administrators and customers' self-care logins ----------------------------------------
+#
+# Passwords are hashed with scrypt (hashlib, RFC 7914: memory-hard, so a leaked table is slow to
+# attack on GPUs): N=2**14, r=8, p=1 is 16 MiB and about 50 ms per check. The stored form names
+# its parameters, so they can be raised later without invalidating old hashes.
+
+PEOPLE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS admins (
+    username TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    updated INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS customer_logins (
+    customer_id TEXT PRIMARY KEY REFERENCES customers(id),
+    username TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    updated INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    id_sha256 TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    csrf TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS login_failures (
+    key TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    first_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    object_type TEXT NOT NULL,
+    object_id TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS audit_object ON audit(object_type, object_id, seq);
+"""
+
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{2,63}$")
+MIN_PASSWORD = 10
+MAX_PASSWORD = 200
+
+
+class Password(Secret):
+    """A password on its way to the hash; prints as ``•••••``."""
+
+    __slots__ = ()
+    kind = "password"
+
+    def masked(self) -> str:
+        return "•••••"
+
+
+class AccountError(ValueError):
+    """A username or password that can't be used; ``field`` names the form field."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def check_username(username: str, field: str = "username") -> str:
+    if not USERNAME_RE.match(username):
+        raise AccountError(
+            "A username is 3-64 characters: letters, digits, '.', '_', '@' or '-'.", field
+        )
+    return username
+
+
+def check_password(password: str, field: str = "password") -> Password:
+    if not (MIN_PASSWORD <= len(password) <= MAX_PASSWORD):
+        raise AccountError(
+            f"A password is {MIN_PASSWORD}-{MAX_PASSWORD} characters long.", field
+        )
+    return Password(password)
+
+
+def hash_password(password: Password) -> str:
+    salt = secrets.token_bytes(16)
+    derived = hashlib.scrypt(
+        password.reveal().encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32
+    )
+    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${salt.hex()}${derived.hex()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        kind, n, r, p, salt, expected = stored.split("$")
+        if kind != "scrypt":
+            return False
+        derived = hashlib.scrypt(
+            password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p),
+            dklen=len(expected) // 2, maxmem=2**26,
+        )
+    except (ValueError, UnicodeEncodeError):
+        return False
+    return hmac.compare_digest(derived.hex(), expected)
+
+
+# Checked against when the username is unknown, so a miss costs as long as a wrong password.
+_DUMMY_HASH = hash_password(Password("not-a-password-of-anyone"))
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(18)
+
+
+class Admins:
+    """Administrator accounts (``billing-client create-admin``)."""
+
+    def __init__(self, storage: Storage, *, clock: Callable[[], float] = time.time) -> None:
+        self._storage = storage
+        self._clock = clock
+
+    async def create(self, username: str, password: str) -> None:
+        check_username(username)
+        hashed = hash_password(check_password(password))
+        now = int(self._clock())
+        changed = await self._storage.execute(
+            "INSERT INTO admins (username, password_hash, created, updated) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(username) DO NOTHING",
+            (username, hashed, now, now),
+        )
+        if changed != 1:
+            raise AccountError(f"an administrator named {username!r} already exists", "username")
+
+    async def count(self) -> int:
+        row = await self._storage.fetch_one("SELECT COUNT(*) AS n FROM admins")
+        return int(row["n"]) if row else 0
+
+    async def verify(self, username: str, password: str) -> str | None:
+        row = await self._storage.fetch_one(
+            "SELECT username, password_hash FROM admins WHERE username = ?", (username,)
+        )
+        ok = verify_password(password, row["password_hash"] if row else _DUMMY_HASH)
+        return str(row["username"]) if row and ok else None
+
+
+class CustomerLogins:
+    """A customer's self-care credentials, set by an administrator on the customer's record."""
+
+    def __init__(self, storage: Storage, *, clock: Callable[[], float] = time.time) -> None:
+        self._storage = storage
+        self._clock = clock
+
+    async def set(self, customer_id: str, username: str, password: str | None) -> None:
+        """Set the username and (when given) the password; a first setting needs a password."""
+        check_username(username, "self_care_username")
+        taken = await self._storage.fetch_one(
+            "SELECT customer_id FROM customer_logins WHERE username = ?", (username,)
+        )
+        if taken is not None and taken["customer_id"] != customer_id:
+            raise AccountError("This username is taken by another customer.", "self_care_username")
+        current = await self.username(customer_id)
+        if password is None or password == "":
+            if current is None:
+                raise AccountError("Set a password for the self-care portal.", "self_care_password")
+            await self._storage.execute(
+                "UPDATE customer_logins SET username = ?, updated = ? WHERE customer_id = ?",
+                (username, int(self._clock()), customer_id),
+            )
+            return
+        hashed = hash_password(check_password(password, "self_care_password"))
+        await self._storage.execute(
+            "INSERT INTO customer_logins (customer_id, username, password_hash, updated) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT(customer_id) DO UPDATE SET "
+            "username = excluded.username, password_hash = excluded.password_hash, "
+            "updated = excluded.updated",
+            (customer_id, username, hashed, int(self._clock())),
+        )
+
+    async def username(self, customer_id: str) -> str | None:
+        row = await self._storage.fetch_one(
+            "SELECT username FROM customer_logins WHERE customer_id = ?", (customer_id,)
+        )
+        return str(row["username"]) if row else None
+
+    async def verify(self, username: str, password: str) -> str | None:
+        """The customer id these credentials belong to, or None."""
+        row = await self._storage.fetch_one(
+            "SELECT customer_id, password_hash FROM customer_logins WHERE username = ?",
+            (username,),
+        )
+        ok = verify_password(password, row["password_hash"] if row else _DUMMY_HASH)
+        return str(row["customer_id"]) if row and ok else None
+
+
+# -- sessions --------------------------------------------------------------------------------------
+#
+# Server-side: the cookie holds 256 random bits, the store its SHA-256 (a copied database holds
+# no usable session), the kind ("admin" or "customer"), who, and the session's CSRF token. A
+# session ends on logout (row deleted), after ``idle_seconds`` without a request, or
+# ``max_seconds`` after sign-in, whichever comes first.
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    kind: str
+    subject: str
+    csrf: str
+
+
+class Sessions:
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        idle_seconds: float,
+        max_seconds: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._storage = storage
+        self._idle = idle_seconds
+        self._max = max_seconds
+        self._clock = clock
+
+    async def start(self, kind: str, subject: str) -> str:
+        """A new session; returns the cookie value (shown to this browser only)."""
+        cookie = secrets.token_urlsafe(32)
+        now = int(self._clock())
+        await self._storage.execute(
+            "INSERT INTO sessions (id_sha256, kind, subject, csrf, created, last_seen) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (digest(cookie), kind, subject, secrets.token_urlsafe(32), now, now),
+        )
+        # Expired rows of anyone are swept on sign-in: the table stays small without a task.
+        await self._storage.execute(
+            "DELETE FROM sessions WHERE last_seen < ? OR created < ?",
+            (now - self._idle, now - self._max),
+        )
+        return cookie
+
+    async def find(self, kind: str, cookie: str | None) -> Session | None:
+        """The live session of ``kind`` behind ``cookie`` (its idle clock restarted), or None."""
+        if not cookie or len(cookie) > _MAX_PRESENTED or not cookie.isascii():
+            return None
+        key = digest(cookie)
+        row = await self._storage.fetch_one(
+            "SELECT * FROM sessions WHERE id_sha256 = ? AND kind = ?", (key, kind)
+        )
+        if row is None:
+            return None
+        now = int(self._clock())
+        if now - int(row["last_seen"]) > self._idle or now - int(row["created"]) > self._max:
+            await self._storage.execute("DELETE FROM sessions WHERE id_sha256 = ?", (key,))
+            return None
+        await self._storage.execute(
+            "UPDATE sessions SET last_seen = ? WHERE id_sha256 = ?", (now, key)
+        )
+        return Session(kind=str(row["kind"]), subject=str(row["subject"]), csrf=str(row["csrf"]))
+
+    async def end(self, cookie: str | None) -> None:
+        if cookie and cookie.isascii():
+            await self._storage.execute(
+                "DELETE FROM sessions WHERE id_sha256 = ?", (digest(cookie),)
+            )
+
+    async def end_all(self, kind: str, subject: str) -> None:
+        """Every session of one person (their password was changed)."""
+        await self._storage.execute(
+            "DELETE FROM sessions WHERE kind = ? AND subject = ?", (kind, subject)
+        )
+
+
+# -- login throttling ------------------------------------------------------------------------------
+
+
+class Throttle:
+    """At most ``limit`` failed sign-ins per username (and per client address) in ``window``
+    seconds; past that every attempt is refused, right password or not, until the window ends."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        limit: int = 5,
+        window: float = 900,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._storage = storage
+        self._limit = limit
+        self._window = window
+        self._clock = clock
+
+    async def blocked_for(self, keys: list[str]) -> int:
+        """Seconds until these keys may try again (0: now)."""
+        now = int(self._clock())
+        wait = 0
+        for key in keys:
+            row = await self._storage.fetch_one(
+                "SELECT failures, first_at FROM login_failures WHERE key = ?", (key,)
+            )
+            if row is None or now - int(row["first_at"]) >= self._window:
+                continue
+            if int(row["failures"]) >= self._limit:
+                wait = max(wait, int(row["first_at"]) + int(self._window) - now)
+        return wait
+
+    async def failed(self, keys: list[str]) -> None:
+        now = int(self._clock())
+        for key in keys:
+            await self._storage.execute(
+                "INSERT INTO login_failures (key, failures, first_at) VALUES (?, 1, ?) "
+                "ON CONFLICT(key) DO UPDATE SET "
+                "failures = CASE WHEN ? - first_at >= ? THEN 1 ELSE failures + 1 END, "
+                "first_at = CASE WHEN ? - first_at >= ? THEN ? ELSE first_at END",
+                (key, now, now, self._window, now, self._window, now),
+            )
+
+    async def succeeded(self, keys: list[str]) -> None:
+        for key in keys:
+            await self._storage.execute("DELETE FROM login_failures WHERE key = ?", (key,))

@@ -6,7 +6,7 @@ import asyncio
 
 from aiohttp import web
 
-from billing_client.auth import Tokens
+from billing_client.auth import Admins, CustomerLogins, Sessions, Throttle, Tokens
 from billing_client.metrics import Metrics
 from billing_client.settings import Settings
 from billing_client.storage import Storage
@@ -18,6 +18,11 @@ STORAGE = web.AppKey("storage", Storage)
 # What every use case needs (billing_client.usecases); handlers and the reconciler pass it on.
 USECASES = web.AppKey("usecases", Context)
 TOKENS = web.AppKey("tokens", Tokens)
+# People behind a browser: the console's administrators, customers' self-care logins, sessions.
+ADMINS = web.AppKey("admins", Admins)
+CUSTOMER_LOGINS = web.AppKey("customer_logins", CustomerLogins)
+SESSIONS = web.AppKey("sessions", Sessions)
+THROTTLE = web.AppKey("throttle", Throttle)
 OPENAPI = web.AppKey("openapi", bytes)
 # The background reconciler's task; absent when reconcile.interval_seconds is 0.
 RECONCILER: web.AppKey[asyncio.Task[None]] = web.AppKey("reconciler")
