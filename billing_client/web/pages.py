@@ -82,8 +82,9 @@ def render(
     request: web.Request, template: str, status: int = 200, **context: Any
 ) -> web.Response:
     session = request.get(SESSION)
+    given = context.pop("csrf", "")
     text = _env.get_template(template).render(
-        csrf=session.csrf if session else context.pop("csrf", ""),
+        csrf=session.csrf if session else given,
         signed_in=session.subject if session else None,
         path=request.path,
         **context,

@@ -35,7 +35,10 @@ CHROMIUM_FLAGS = [
 AXE = Path(__file__).parents[2] / "node" / "node_modules" / "axe-core" / "axe.min.js"
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "correct horse battery staple"
-SCREENS = Path(os.environ.get("BC_SCREENSHOTS") or Path(tempfile.gettempdir()) / "billing-client-screens")
+SCREENS = Path(
+    os.environ.get("BC_SCREENSHOTS") or Path(tempfile.gettempdir()) / "billing-client-screens"
+)
+SCREENS.mkdir(parents=True, exist_ok=True)
 _announced: list[bool] = []
 
 
@@ -100,7 +103,6 @@ async def admin_sign_in(page: Page, root: str) -> None:
 
 
 async def screenshot(page: Page, name: str) -> None:
-    SCREENS.mkdir(parents=True, exist_ok=True)
     if not _announced:
         _announced.append(True)
         print(f"\nscreenshots: {SCREENS}")

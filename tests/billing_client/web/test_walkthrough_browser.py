@@ -153,7 +153,8 @@ async def test_spec_walkthrough(site: TestClient[Any, Any], page: Page, browser:
         await customer.get_by_role("link", name="Back to my account").click()
         history = customer.get_by_role("region", name="Transaction history")
         await expect(history.get_by_role("row")).to_have_count(3)
-        await expect(history.get_by_text("Your payment must be no less than 0.5 USD")).to_be_visible()
+        refusal = history.get_by_text("Your payment must be no less than 0.5 USD")
+        await expect(refusal).to_be_visible()
         await expect(history.get_by_role("cell", name="10.00 USD")).to_be_visible()
         await check(customer, "09-portal-home")
     finally:
