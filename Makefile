@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 NODE_DEPS := tests/node/node_modules/.package-lock.json
+CHROMIUM  := /usr/bin/chromium
 
 .PHONY: run test lint bench bench-testmode bench-relay clean
 
@@ -17,13 +18,21 @@ $(VENV)/.installed-%: pyproject.toml
 run: $(VENV)/.installed-speed
 	$(BIN)/python -m amci.stack
 
-test: lint $(NODE_DEPS)
+test: lint $(NODE_DEPS) $(CHROMIUM)
 	$(BIN)/python -m pytest -q
+
+# Debian's chromium for the browser tests (tests/billing_client/web, driven by Playwright with
+# executable_path: Playwright's own browser download is never used). Installed only when absent.
+$(CHROMIUM):
+	@echo "installing Debian's chromium for the browser tests ($(CHROMIUM) is missing): apt-get install -y chromium"
+	@if [ "$$(id -u)" != 0 ]; then echo "need root for apt-get: run 'sudo apt-get install -y chromium'" >&2; exit 1; fi
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null
 
 # stripe-node for the second-SDK test: installed from the lock file only when node_modules is
 # missing or older than the lock (npm ci writes node_modules/.package-lock.json).
 $(NODE_DEPS): tests/node/package-lock.json tests/node/package.json
-	@echo "installing stripe-node for tests/node (npm ci: node_modules missing or stale)"
+	@echo "installing stripe-node and axe-core for tests/node (npm ci: node_modules missing or stale)"
 	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
