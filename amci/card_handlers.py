@@ -19,7 +19,7 @@ from amci.views import card_view
 CARD_AUTHENTICATION_MESSAGE = "Additional authentication is required to save this card."
 
 
-async def _discard_customer(request: web.Request, customer: str) -> None:
+async def discard_customer(request: web.Request, customer: str) -> None:
     """Best effort: a failure here is logged, and the caller's original error still answers."""
     who = principal(request)
     try:
@@ -72,10 +72,10 @@ async def save_card(request: web.Request) -> web.Response:
             except AmciError:
                 # Declined during setup: don't leave an empty customer behind for a card that
                 # was never saved.
-                await _discard_customer(request, cus["id"])
+                await discard_customer(request, cus["id"])
                 raise
             if si.get("status") == "requires_action" and return_url is None:
-                await _discard_customer(request, cus["id"])
+                await discard_customer(request, cus["id"])
                 raise AuthenticationRequired(payment=None, message=CARD_AUTHENTICATION_MESSAGE)
         except AmciError as exc:
             refused(request, "save_card", exc)

@@ -135,6 +135,7 @@ async def create_payment(request: web.Request) -> web.Response:
         shown: Any
         customer: Any
         saved_token: str | None = token
+        new_customer: str | None = None
         try:
             if token is not None:
                 saved = await store.card(scope, token)
@@ -175,6 +176,7 @@ async def create_payment(request: web.Request) -> web.Response:
                         mode, key, up.step("customer"), email=save_email, name=customer_name,
                         reference=customer_ref,
                     )
+                    new_customer = cus["id"]
                     params.update(customer=cus["id"], setup_future_usage="off_session")
                     saved_token = pm["id"]
                     fields = card_fields(shown) or {}
@@ -189,6 +191,10 @@ async def create_payment(request: web.Request) -> web.Response:
             pi = await relay.create_payment(mode, key, up.step("payment_intent"), params)
         except AmciError as exc:
             tools.refused(request, operation, exc, cur.code)
+            if new_customer is not None and exc.code != "authentication_required":
+                # The card was not saved: no customer left behind for it.
+                records.cards.clear()
+                await card_handlers.discard_customer(request, new_customer)
             if isinstance(exc, UpstreamError) and exc.payment is not None:
                 records.payments.append(
                     PaymentRecord(exc.payment, cur.code, amount.minor, capture,
@@ -223,7 +229,19 @@ async def get_payment(request: web.Request) -> web.Response:
     )
 
 
-_AUTHENTICABLE = ("requires_action", "requires_payment_method", "requires_confirmation")
+# What a fresh authentication can help: an intent waiting on its customer, or one whose last
+# attempt failed for authentication (Stripe: "you can retry 3DS by reconfirming",
+# docs.stripe.com/payments/3d-secure/authentication-flow). Not an issuer's decline.
+_WAITING = ("requires_action", "requires_confirmation")
+_AUTH_FAILURES = ("authentication_required", "payment_intent_authentication_failure")
+
+
+def _authenticable(pi: Mapping[str, Any]) -> bool:
+    if pi.get("status") in _WAITING:
+        return True
+    error = pi.get("last_payment_error")
+    return (pi.get("status") == "requires_payment_method" and isinstance(error, Mapping)
+            and error.get("code") in _AUTH_FAILURES)
 
 
 async def authenticate_payment(request: web.Request) -> web.Response:
@@ -250,10 +268,10 @@ async def authenticate_payment(request: web.Request) -> web.Response:
                 pm = failed.get("id") if isinstance(failed, Mapping) else failed
             if isinstance(pm, Mapping):
                 pm = pm.get("id")
-            if status not in _AUTHENTICABLE or not isinstance(pm, str):
+            if not _authenticable(pi) or not isinstance(pm, str):
                 raise InvalidRequest(
                     "payment_intent_unexpected_state",
-                    f"This payment needs no authentication: its status is {status}.",
+                    f"This payment is not waiting for authentication: its status is {status}.",
                     param="id",
                 )
             pi = await relay.confirm_payment(mode, key, up.step("confirm"), payment_id, {

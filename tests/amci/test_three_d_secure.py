@@ -229,3 +229,22 @@ async def test_refusals_of_the_new_fields(stack: Stack) -> None:
         status, refusal, _ = await stack.post(PAY, body)
         assert status == 400 and refusal["error"]["param"] == param, (body, refusal)
     assert stack.upstream.count("POST", "/v1/payment_intents") == 0
+
+
+async def test_authenticate_does_not_retry_an_issuer_decline(stack: Stack) -> None:
+    status, refusal, _ = await stack.post(PAY, {
+        "amount": "10.00", "currency": "USD", "card": stack.card("4000000000009995")})
+    assert status == 402
+    status, again, _ = await stack.post(f"{PAY}/{refusal['error']['payment']}/authenticate",
+                                        {"return_url": BACK})
+    assert status == 400 and again["error"]["code"] == "payment_intent_unexpected_state"
+    assert stack.upstream.count("POST", "/v1/payment_intents/") == 0  # no second attempt
+
+
+async def test_a_declined_save_card_payment_leaves_no_customer(stack: Stack) -> None:
+    status, refusal, _ = await stack.post(PAY, {
+        "amount": "10.00", "currency": "USD", "card": stack.card("4000000000009995"),
+        "customer": EMAIL, "save_card": True})
+    assert status == 402 and refusal["error"]["decline_code"] == "insufficient_funds"
+    assert stack.upstream.count("POST", "/v1/customers") == 1
+    assert stack.upstream.count("DELETE", "/v1/customers/") == 1

@@ -34,6 +34,7 @@ from .conftest import (
     amci_service,
     billing_client_service,
     call,
+    create_token,
     fernet_key,
     free_port,
     stripe_testmode_service,
@@ -53,6 +54,7 @@ class Crashable:
     testmode: Service
     amci: Service
     bc: Service
+    token: str  # the billing client's API token (/api needs it)
 
 
 @pytest.fixture(scope="module")
@@ -85,9 +87,10 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crashable]:
     bc = billing_client_service(bc_port, amci_port, str(bc_config), tmp_path / "bc.log")
     started: list[Service] = []
     try:
+        token = create_token(str(bc_config), "crash")
         for service in (testmode, amci, bc):
             started.append(service.start())
-        yield Crashable(testmode, amci, bc)
+        yield Crashable(testmode, amci, bc, token)
     finally:
         for service in reversed(started):
             service.stop()
@@ -221,15 +224,16 @@ def test_kill_9_amci_during_concurrent_payments(services: Crashable) -> None:
 
 
 def billing_client_call(
-    bc: Service, method: str, path: str, body: Any, headers: dict[str, str] | None = None
+    services: Crashable, method: str, path: str, body: Any, headers: dict[str, str] | None = None
 ) -> Reply:
     """The one place the crash test calls the billing client's API (API credentials go here)."""
-    return call(method, bc.url + path, body, headers or {}, timeout=15)
+    auth = {"Authorization": f"Bearer {services.token}"}
+    return call(method, services.bc.url + path, body, {**auth, **(headers or {})}, timeout=15)
 
 
-def _billing_client_setup(bc: Service) -> tuple[str, str]:
+def _billing_client_setup(services: Crashable) -> tuple[str, str]:
     def api(method: str, path: str, body: Any) -> Any:
-        r = billing_client_call(bc, method, path, body)
+        r = billing_client_call(services, method, path, body)
         assert r.status in (200, 201), r.body
         return r.body
 
@@ -246,11 +250,11 @@ def _billing_client_setup(bc: Service) -> tuple[str, str]:
 
 
 def test_kill_9_billing_client_during_concurrent_payments(services: Crashable) -> None:
-    customer, card = _billing_client_setup(services.bc)
+    customer, card = _billing_client_setup(services)
 
     def pay(n: int) -> Reply:
         return billing_client_call(
-            services.bc, "POST", f"/api/customers/{customer}/payments",
+            services, "POST", f"/api/customers/{customer}/payments",
             {"amount": _amount(n), "card_id": card}, {"Idempotency-Key": f"crash-bc-{n}"},
         )
 
