@@ -132,7 +132,7 @@ async def test_spec_walkthrough(site: TestClient[Any, Any], page: Page, browser:
         await customer.goto(f"{root}/portal/")
         await add_card()
         await expect(customer.get_by_role("status")).to_have_text("The card was saved.")
-        await expect(customer.get_by_role("cell", name="Visa •••• 4242")).to_be_visible()
+        await expect(customer.get_by_role("cell", name="VISA •••• 4242")).to_be_visible()
 
         # Pay 10.00.
         await customer.get_by_label("Amount (USD)").fill("10.00")
