@@ -36,6 +36,12 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from amci.errors import InvalidRequest, parameter_missing
+from amci.outcomes import (
+    AUTHENTICATION_FAILED,
+    CARD_MESSAGES,
+    EXPIRED_MESSAGE,
+    PAYMENT_MESSAGES,
+)
 
 MAX_BODY = 64 * 1024
 MAX_DEPTH = 32  # AMCI's bodies nest three levels deep; anything past 32 is not a request
@@ -235,6 +241,13 @@ class RefundRequest(Strict):
 # --- responses -----------------------------------------------------------------------------------
 
 
+def _messages(table: Mapping[str, str]) -> str:
+    """A ``message`` field's description: the end-user message of each status."""
+    return "The end-user message for this outcome, by status: " + "; ".join(
+        f"{status}: \"{text}\"" for status, text in table.items()
+    ) + "."
+
+
 class NextAction(Strict):
     type: Literal["redirect"] = "redirect"
     url: Annotated[str, Field(description="Send the customer's browser here to authenticate.")]
@@ -277,7 +290,7 @@ class CardToken(Strict):
     )] = False
     next_action: NextAction | None = None
     last_error: LastError | None = None
-    message: Annotated[str, Field(description="The end-user message for this outcome.")] = ""
+    message: Annotated[str, Field(description=_messages(CARD_MESSAGES))] = ""
 
 
 class DeletedCardToken(Strict):
@@ -338,7 +351,10 @@ class Payment(Strict):
         description="Stripe's reason for a canceled payment: automatic when an authorization "
         "expired at capture_before."
     )] = None
-    message: Annotated[str, Field(description="The end-user message for this outcome.")] = ""
+    message: Annotated[str, Field(description=_messages(PAYMENT_MESSAGES) + (
+        f" Authentication failed: \"{AUTHENTICATION_FAILED}\" Declined: Stripe's decline "
+        f"message. Expired authorization: \"{EXPIRED_MESSAGE}\""
+    ))] = ""
 
 
 class Refund(Strict):

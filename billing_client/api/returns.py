@@ -14,13 +14,13 @@ from aiohttp import web
 
 from billing_client.api.wire import usecases
 from billing_client.errors import NotFound
-from billing_client.usecases import cards, transactions
+from billing_client.usecases import authentication, cards, payment_results
 
 _PAYMENT_MESSAGES = {
     "succeeded": "The payment was successful.",
     "authorized": "The payment was authorized.",
-    "requires_action": transactions.AUTHENTICATION_MESSAGE,
-    "expired": transactions.EXPIRED_MESSAGE,
+    "requires_action": payment_results.AUTHENTICATION_MESSAGE,
+    "expired": payment_results.EXPIRED_MESSAGE,
     "canceled": "The payment was canceled.",
 }
 _CARD_MESSAGES = {
@@ -48,7 +48,7 @@ def _page(title: str, message: str, status: int = 200) -> web.Response:
 
 async def payment(request: web.Request) -> web.Response:
     try:
-        row = await transactions.refresh(usecases(request), request.match_info["id"])
+        row = await authentication.refresh(usecases(request), request.match_info["id"])
     except NotFound:
         return _page("Payment", "No such payment.", 404)
     if row["operation"] not in ("sale", "authorization"):

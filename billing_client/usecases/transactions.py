@@ -29,7 +29,13 @@ from billing_client.errors import (
 )
 from billing_client.logs import log
 from billing_client.storage import Row
-from billing_client.usecases import cards, customers, payment_systems
+from billing_client.usecases import (
+    authentication,
+    cards,
+    customers,
+    payment_results,
+    payment_systems,
+)
 from billing_client.usecases.context import Context, Result
 
 logger = logging.getLogger("billing_client")
@@ -48,19 +54,6 @@ UNKNOWN_MESSAGE = (
     "in the Stripe Dashboard (metadata billing_transaction={id}, Idempotency-Key {key}) before "
     "anything is charged again."
 )
-
-AUTHENTICATION_MESSAGE = "Additional authentication is required to complete this payment."
-EXPIRED_MESSAGE = "The authorization expired and the funds were released."
-
-# AMCI payment status (Stripe's PaymentIntent status) → the billing client's transaction status.
-_PAYMENT_STATUS = {
-    "succeeded": "succeeded",
-    "requires_capture": "authorized",
-    "canceled": "canceled",
-    "requires_payment_method": "failed",
-    "requires_action": "requires_action",
-}
-
 
 def success_status(operation: str) -> int:
     """The HTTP status of a transaction that went through (201 when something was created)."""
@@ -227,48 +220,6 @@ async def attempt(ctx: Context, row: Row, one_off: Card | None, success: int) ->
     return outcome(await send(ctx, row, one_off, success), success)
 
 
-def _payment_fields(result: dict[str, Any], currency: str) -> Row:
-    amci_status = str(result.get("status") or "")
-
-    def minor(key: str) -> int:
-        value = result.get(key)
-        try:
-            return money.parse_amount(value, currency) if value is not None else 0
-        except money.MoneyError:
-            return 0
-
-    status = _PAYMENT_STATUS.get(amci_status, "processing")
-    if status == "canceled" and result.get("cancellation_reason") == "automatic":
-        status = "expired"  # an authorization not captured by its capture_before
-    action = result.get("next_action")
-    fields: Row = {
-        "status": status,
-        "amci_payment": result.get("id"),
-        "amci_charge": result.get("charge"),
-        "amci_status": amci_status,
-        "amount_captured_minor": minor("amount_received"),
-        "amount_refunded_minor": minor("amount_refunded"),
-        "action_url": action.get("url") if isinstance(action, dict) else None,
-        "capture_before": result.get("capture_before"),
-    }
-    error = result.get("last_error")
-    if status == "requires_action":
-        fields["message"] = AUTHENTICATION_MESSAGE
-    elif status == "expired":
-        fields["message"] = EXPIRED_MESSAGE
-    elif status == "failed" and isinstance(error, dict):
-        # Declined or not authenticated after the customer's 3D Secure: AMCI's classification.
-        fields |= {
-            "error_type": "card_error",
-            "error_code": error.get("code"),
-            "decline_code": error.get("decline_code"),
-            "retryable": error.get("retryable"),
-            "message": result.get("message") or error.get("message"),
-            "http_status": 402,
-        }
-    return fields
-
-
 async def _apply_refund(ctx: Context, parent: Row, amount: int) -> None:
     await ctx.db.execute(
         "UPDATE transactions SET amount_refunded_minor = amount_refunded_minor + ?, "
@@ -336,7 +287,7 @@ async def send(ctx: Context, row: Row, one_off: Card | None, success: int) -> Ro
                 assert one_off is not None
                 body["card"] = cards.amci_payload(one_off)
             result = await ctx.amci.create_payment(creds, body, row["idempotency_key"])
-            fields = _payment_fields(result, row["currency"])
+            fields = payment_results.fields(result, row["currency"])
             if row["save_card"] and result.get("token"):
                 await cards.saved_during_payment(ctx, row, result)
         elif op == "capture":
@@ -344,7 +295,7 @@ async def send(ctx: Context, row: Row, one_off: Card | None, success: int) -> Ro
             result = await ctx.amci.capture(
                 creds, parent["amci_payment"], body, row["idempotency_key"]
             )
-            payment = _payment_fields(result, row["currency"])
+            payment = payment_results.fields(result, row["currency"])
             fields = {
                 "status": "succeeded",
                 "amci_payment": result.get("id"),
@@ -383,7 +334,7 @@ async def send(ctx: Context, row: Row, one_off: Card | None, success: int) -> Ro
         if exc.code == "authentication_required" and exc.payment and row["return_url"]:
             # The bank wants the customer (an off-session charge, typically): not a failure,
             # the transaction waits for them, with a fresh link to send them.
-            fields = await _authentication_link(ctx, row, creds, exc.payment, success)
+            fields = await authentication.link(ctx, row, creds, exc.payment, success)
         else:
             fields = {
                 "status": "refused" if op == "void" else "failed",
@@ -416,60 +367,6 @@ async def send(ctx: Context, row: Row, one_off: Card | None, success: int) -> Ro
     row = await load(ctx, txn_id)
     ctx.metrics.transactions.labels(operation=op, outcome=row["status"]).inc()
     return row
-
-
-async def _authentication_link(
-    ctx: Context, row: Row, creds: Any, payment: str, success: int
-) -> Row:
-    """AMCI refused with authentication_required: ask it for a 3D Secure link that brings the
-    customer back to this transaction's return page. If AMCI can't be reached for the link, the
-    transaction still waits in requires_action; the return page (or a retry) gets a new one."""
-    fields: Row = {
-        "status": "requires_action",
-        "amci_payment": payment,
-        "amci_status": "requires_action",
-        "message": AUTHENTICATION_MESSAGE,
-        "http_status": success,
-        "action_url": None,
-    }
-    try:
-        result = await ctx.amci.authenticate(
-            creds, payment, row["return_url"], f"{row['idempotency_key']}-auth-{row['attempts']}"
-        )
-    except (AmciError, AmciUnavailable) as exc:
-        log(logger, "authentication_link_failed", level=logging.WARNING,
-            transaction=row["id"], reason=type(exc).__name__)
-        return fields
-    return fields | _payment_fields(result, row["currency"])
-
-
-async def refresh(ctx: Context, txn_id: str) -> Row:
-    """The customer is back from 3D Secure: read the payment from AMCI and record its final
-    state. Only payments still waiting on something are read; AMCI unreachable leaves the row as
-    it was."""
-    row = await load(ctx, txn_id)
-    if row["operation"] not in ("sale", "authorization") or not row["amci_payment"]:
-        return row
-    if row["status"] not in ("requires_action", "processing", "authorized"):
-        return row
-    ps_row = await payment_systems.load(ctx, row["payment_system_id"])
-    creds = payment_systems.credentials(ctx, ps_row)
-    try:
-        result = await ctx.amci.get_payment(creds, row["amci_payment"])
-    except (AmciError, AmciUnavailable):
-        return row
-    fields = _payment_fields(result, row["currency"])
-    if fields["status"] not in ("requires_action", "failed", "expired"):
-        fields["message"] = None
-    if fields["status"] == row["status"] and fields.get("action_url") == row["action_url"]:
-        return row
-    fields["http_status"] = fields.get("http_status") or success_status(row["operation"])
-    fields["updated"] = ctx.now()
-    await ctx.db.update("transactions", "id", txn_id, fields)
-    if row["save_card"]:
-        await cards.refresh_for_payment(ctx, row, result)
-    ctx.metrics.transactions.labels(operation=row["operation"], outcome=fields["status"]).inc()
-    return await load(ctx, txn_id)
 
 
 async def resend(ctx: Context, row: Row, card: Card | None, success: int) -> tuple[Row, bool]:

@@ -54,7 +54,7 @@ class Crashable:
     testmode: Service
     amci: Service
     bc: Service
-    token: str  # the billing client's API token (/api needs it)
+    bc_token: str  # the billing client's API token (billing-client create-token)
 
 
 @pytest.fixture(scope="module")
@@ -85,12 +85,12 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crashable]:
         "log_level: WARNING\n"
     )
     bc = billing_client_service(bc_port, amci_port, str(bc_config), tmp_path / "bc.log")
+    bc_token = create_token(str(bc_config), "crash-test")
     started: list[Service] = []
     try:
-        token = create_token(str(bc_config), "crash")
         for service in (testmode, amci, bc):
             started.append(service.start())
-        yield Crashable(testmode, amci, bc, token)
+        yield Crashable(testmode, amci, bc, bc_token)
     finally:
         for service in reversed(started):
             service.stop()
@@ -226,8 +226,8 @@ def test_kill_9_amci_during_concurrent_payments(services: Crashable) -> None:
 def billing_client_call(
     services: Crashable, method: str, path: str, body: Any, headers: dict[str, str] | None = None
 ) -> Reply:
-    """The one place the crash test calls the billing client's API (API credentials go here)."""
-    auth = {"Authorization": f"Bearer {services.token}"}
+    """The one place the crash test calls the billing client's API, with its API token."""
+    auth = {"Authorization": f"Bearer {services.bc_token}"}
     return call(method, services.bc.url + path, body, {**auth, **(headers or {})}, timeout=15)
 
 
