@@ -16,7 +16,14 @@ from aiohttp import web
 from billing_client.api.wire import return_base
 from billing_client.contract import CardSave, CustomerUpdate, PaymentCreate
 from billing_client.errors import BillingError, NotFound, PaymentRefused
-from billing_client.usecases import cards, currencies, customers, payments, transactions
+from billing_client.usecases import (
+    authentication,
+    cards,
+    currencies,
+    customers,
+    payments,
+    transactions,
+)
 from billing_client.web import forms, pages
 from billing_client.web.pages import SESSION
 
@@ -152,7 +159,7 @@ async def show_payment(request: web.Request) -> web.Response:
     if row["customer_id"] != _me(request) or row["operation"] not in ("sale", "authorization"):
         raise NotFound("There is no such payment.")
     if row["status"] == "requires_action":
-        row = await transactions.refresh(ctx, txn_id)
+        row = await authentication.refresh(ctx, txn_id)
     txn = transactions.view(row)
     message = txn["message"] or MESSAGES.get(txn["status"], "")
     return pages.render(request, "portal/payment.html", txn=txn, message=message)

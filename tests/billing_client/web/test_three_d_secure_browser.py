@@ -58,3 +58,9 @@ async def test_portal_card_and_payment_through_3d_secure(
     await expect(history.get_by_role("row").filter(has_text="25.00 USD")).to_contain_text(
         "succeeded"
     )
+
+    # The customer deletes the saved card: gone from the list and from the payment form.
+    await page.get_by_role("button", name="Delete VISA ending 3184").click()
+    await expect(page.get_by_role("status")).to_have_text("The card was deleted.")
+    await expect(page.get_by_text("No saved card.")).to_be_visible()
+    await expect(page.get_by_role("button", name="Pay")).to_have_count(0)
