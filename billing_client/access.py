@@ -84,8 +84,10 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
     if not (_in_api(request.path) or _in_api(canonical)):
         return await handler(request)
     presented = _bearer(request)
-    if presented is None or await request.app[keys.TOKENS].verify(presented) is None:
+    name = await request.app[keys.TOKENS].verify(presented) if presented is not None else None
+    if name is None:
         raise Unauthenticated()
+    request[keys.API_CLIENT] = name
     if request.method in _STATE_CHANGING and _has_body(request):
         if request.content_type != "application/json":
             raise UnsupportedMediaType(

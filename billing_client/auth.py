@@ -394,37 +394,48 @@ class Sessions:
 
 
 class Throttle:
-    """At most ``limit`` failed sign-ins per username (and per client address) in ``window``
-    seconds; past that every attempt is refused, right password or not, until the window ends."""
+    """At most ``limit`` failed sign-ins per username, and ``address_limit`` per client address,
+    in ``window`` seconds; past that every attempt is refused, right password or not, until the
+    window ends. The address's limit is higher: many people may share one address (an office,
+    a proxy), and one of them guessing should not lock the others out as soon."""
 
     def __init__(
         self,
         storage: Storage,
         *,
         limit: int = 5,
+        address_limit: int = 20,
         window: float = 900,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._storage = storage
         self._limit = limit
+        self._address_limit = address_limit
         self._window = window
         self._clock = clock
 
-    async def blocked_for(self, keys: list[str]) -> int:
+    def keys(self, kind: str, username: str, address: str) -> dict[str, int]:
+        """The counters one sign-in attempt counts against, with their limits."""
+        return {
+            f"{kind}:user:{username.lower()}": self._limit,
+            f"{kind}:addr:{address}": self._address_limit,
+        }
+
+    async def blocked_for(self, keys: dict[str, int]) -> int:
         """Seconds until these keys may try again (0: now)."""
         now = int(self._clock())
         wait = 0
-        for key in keys:
+        for key, limit in keys.items():
             row = await self._storage.fetch_one(
                 "SELECT failures, first_at FROM login_failures WHERE key = ?", (key,)
             )
             if row is None or now - int(row["first_at"]) >= self._window:
                 continue
-            if int(row["failures"]) >= self._limit:
+            if int(row["failures"]) >= limit:
                 wait = max(wait, int(row["first_at"]) + int(self._window) - now)
         return wait
 
-    async def failed(self, keys: list[str]) -> None:
+    async def failed(self, keys: dict[str, int]) -> None:
         now = int(self._clock())
         for key in keys:
             await self._storage.execute(
@@ -435,6 +446,9 @@ class Throttle:
                 (key, now, now, self._window, now, self._window, now),
             )
 
-    async def succeeded(self, keys: list[str]) -> None:
+    async def succeeded(self, keys: dict[str, int]) -> None:
+        """The username's count starts again; the address's stays (one success from an address
+        does not excuse the guesses made from it at other accounts)."""
         for key in keys:
-            await self._storage.execute("DELETE FROM login_failures WHERE key = ?", (key,))
+            if ":user:" in key:
+                await self._storage.execute("DELETE FROM login_failures WHERE key = ?", (key,))

@@ -24,5 +24,7 @@ CUSTOMER_LOGINS = web.AppKey("customer_logins", CustomerLogins)
 SESSIONS = web.AppKey("sessions", Sessions)
 THROTTLE = web.AppKey("throttle", Throttle)
 OPENAPI = web.AppKey("openapi", bytes)
+# The name of the API token an /api request came with (set by access.py; the audit trail's actor).
+API_CLIENT = web.RequestKey("api_client", str)
 # The background reconciler's task; absent when reconcile.interval_seconds is 0.
 RECONCILER: web.AppKey[asyncio.Task[None]] = web.AppKey("reconciler")

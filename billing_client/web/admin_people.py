@@ -179,9 +179,8 @@ async def _follow_up(request: web.Request, action: str) -> web.Response:
         # A refusal after the attempt was recorded (void: Stripe has none) names its child.
         child = (exc.extra.get("transaction") or {}).get("id") if isinstance(
             exc, PaymentRefused) else None
-        verb = {"capture": "capture", "refund": "refund", "void": "void"}[action]
         await audit.record(
-            ctx, _actor(request), f"{verb} refused", "transaction", txn_id,
+            ctx, _actor(request), f"{action} refused", "transaction", txn_id,
             f"{child + ': ' if child else ''}{exc.message}",
         )
         if exc.status == 404:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -24,7 +25,7 @@ from urllib.parse import quote, urlsplit
 import jinja2
 from aiohttp import web
 
-from billing_client import keys, money
+from billing_client import keys
 from billing_client.api.routes import Handler
 from billing_client.auth import Session
 from billing_client.errors import BillingError
@@ -47,23 +48,22 @@ _env = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_env.filters["when"] = lambda ts: money_time(ts)
 
 
-def money_time(ts: int | None) -> str:
-    from datetime import UTC, datetime
-
+def _when(ts: int | None) -> str:
+    """A stored Unix time as people read it (UTC, to the minute)."""
     if ts is None:
         return ""
     return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _human(amount: str | None, currency: str) -> str:
+    """An amount with its currency ("10.00 USD"); nothing when there is no amount."""
     return f"{amount} {currency}" if amount is not None else ""
 
 
+_env.filters["when"] = _when
 _env.globals["human"] = _human
-_env.globals["minor_display"] = money.human
 
 
 def usecases(request: web.Request) -> Context:
@@ -172,10 +172,6 @@ async def form(request: web.Request) -> Mapping[str, str]:
     """The POSTed form (checked for CSRF already), text fields only."""
     data = await request.post()
     return {k: v for k, v in data.items() if isinstance(v, str)}
-
-
-def client_key(request: web.Request) -> str:
-    return f"addr:{request.remote or 'unknown'}"
 
 
 @web.middleware

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from billing_client.api.wire import return_base
 from billing_client.contract import CardSave, CustomerUpdate, PaymentCreate
-from billing_client.errors import BillingError, NotFound, PaymentRefused
+from billing_client.errors import BillingError, NotFound
 from billing_client.usecases import (
     authentication,
     cards,
@@ -119,12 +119,9 @@ async def pay(request: web.Request) -> web.Response:
             "card_id": forms.text(data, "card_id"),
         })
         result = await payments.pay(ctx, _me(request), body, None, return_base(request))
-    except PaymentRefused as exc:
-        txn = exc.extra.get("transaction") or {}
-        if txn.get("id"):
-            return pages.redirect(f"/portal/payments/{txn['id']}")
-        return await _home(request, forms.errors(exc, PAY_FIELDS), _pay_values(data), 400)
     except BillingError as exc:
+        # A recorded refusal (below the minimum, declined, pending …) is shown on its own page
+        # with the end-user message; a form mistake next to its field.
         txn = exc.extra.get("transaction") or {}
         if txn.get("id"):
             return pages.redirect(f"/portal/payments/{txn['id']}")

@@ -21,8 +21,8 @@ WRONG = "The username or password is incorrect."
 def _throttled(seconds: int) -> str:
     minutes = max(1, math.ceil(seconds / 60))
     return (
-        "Too many failed sign-ins. Sign-in is blocked for this account for "
-        f"{minutes} minute{'s' if minutes != 1 else ''}; try again later."
+        "Too many failed sign-ins. Try again in "
+        f"{minutes} minute{'s' if minutes != 1 else ''}."
     )
 
 
@@ -45,7 +45,7 @@ async def submit(request: web.Request, prefix: str) -> web.Response:
     next_path = data.get("next", "")
     kind = pages.KINDS[prefix]
     throttle = request.app[keys.THROTTLE]
-    keys_ = [f"{kind}:{username.lower()}", f"{kind}:{pages.client_key(request)}"]
+    keys_ = throttle.keys(kind, username, request.remote or "unknown")
     wait = await throttle.blocked_for(keys_)
     if wait:
         return pages.login_page(

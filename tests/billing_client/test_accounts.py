@@ -119,13 +119,20 @@ async def test_sessions_end_idle_at_max_age_and_on_logout(store: Storage) -> Non
 
 async def test_throttle_counts_per_key_within_the_window(store: Storage) -> None:
     clock = Clock()
-    throttle = Throttle(store, limit=3, window=60, clock=clock)
-    keys_ = ["admin:ops", "admin:addr:10.0.0.1"]
+    throttle = Throttle(store, limit=3, address_limit=5, window=60, clock=clock)
+    keys_ = throttle.keys("admin", "Ops", "10.0.0.1")
     for _ in range(3):
         assert await throttle.blocked_for(keys_) == 0
         await throttle.failed(keys_)
     assert await throttle.blocked_for(keys_) == 60
-    assert await throttle.blocked_for(["admin:other"]) == 0
+    assert await throttle.blocked_for(throttle.keys("admin", "ops", "10.0.0.2")) == 60  # no case
+    # Another username from the same address: the address has room for two more failures.
+    other = throttle.keys("admin", "other", "10.0.0.1")
+    assert await throttle.blocked_for(other) == 0
+    await throttle.failed(other)
+    await throttle.failed(other)
+    assert await throttle.blocked_for(throttle.keys("admin", "third", "10.0.0.1")) == 60
+    assert await throttle.blocked_for(throttle.keys("customer", "ops", "10.0.0.1")) == 0
     clock.advance(45)
     assert await throttle.blocked_for(keys_) == 15
     clock.advance(15)
@@ -133,7 +140,8 @@ async def test_throttle_counts_per_key_within_the_window(store: Storage) -> None
     await throttle.failed(keys_)  # a new window starts at one failure
     assert await throttle.blocked_for(keys_) == 0
     await throttle.succeeded(keys_)
-    assert await store.fetch_all("SELECT * FROM login_failures") == []
+    rows = await store.fetch_all("SELECT key FROM login_failures ORDER BY key")
+    assert [r["key"] for r in rows] == ["admin:addr:10.0.0.1", "admin:user:other"]
 
 
 def _cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:

@@ -12,9 +12,10 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from billing_client import keys
 from billing_client.auth import Admins
+from billing_client.usecases import audit
 from billing_client.web.pages import safe_next
 
-from ..conftest import url
+from ..conftest import STRIPE_KEY, VISA, setup_stripe, url
 from .conftest import ADMIN_PASSWORD, ADMIN_USER
 
 Client = TestClient[Any, Any]
@@ -94,3 +95,31 @@ async def test_sign_in_lands_where_it_was_asked(site: Client) -> None:
     r = await site.get("/admin/customers?q=John", allow_redirects=False)
     assert r.status == 303
     assert r.headers["Location"] == "/admin/login?next=/admin/customers%3Fq%3DJohn"
+
+
+async def test_what_api_tokens_do_is_in_the_audit_trail_too(site: Client) -> None:
+    ids = await setup_stripe(site)
+    r = await site.post(f"/api/customers/{ids['customer']}/payments",
+                        json={"amount": "10.00", "card": VISA})
+    sale = (await r.json())["id"]
+    refund = {"Idempotency-Key": "refund-1"}
+    r = await site.post(f"/api/transactions/{sale}/refunds", json={}, headers=refund)
+    assert r.status == 201
+    r = await site.post(f"/api/transactions/{sale}/refunds", json={}, headers=refund)
+    assert r.headers["Idempotent-Replayed"] == "true"  # a replay: not a second entry
+    r = await site.post(f"/api/transactions/{sale}/void")
+    assert r.status == 400
+    entries = await audit.for_object(site.app[keys.USECASES], "transaction", sale)
+    assert [e["action"] for e in entries] == ["refunded", "void refused"]
+    assert all(e["actor"].startswith("API token tests-") for e in entries)
+    assert "Void is not available with Stripe" in entries[1]["detail"]
+    ps_trail = await audit.for_object(site.app[keys.USECASES], "payment_system", ids["ps"])
+    assert [(e["action"], e["detail"]) for e in ps_trail] == [
+        ("created", "name 'Stripe token_only'"),
+        ("changed", "data_protection, enabled_methods"),
+    ]
+    session = await signed_in(url(site.server))
+    async with session, session.get(f"{url(site.server)}/admin/payments/{sale}") as page:
+        text = await page.text()
+    assert "void refused" in text and "API token tests-" in text
+    assert STRIPE_KEY not in text
