@@ -6,7 +6,7 @@ PIP    := $(BIN)/python -m pip
 NODE_DEPS := tests/node/node_modules/.package-lock.json
 CHROMIUM  := /usr/bin/chromium
 
-.PHONY: run test lint bench bench-testmode bench-relay clean
+.PHONY: run test lint system-packages bench bench-testmode bench-relay clean
 
 # Reinstall only when pyproject.toml changes; extras are recorded in the stamp name.
 $(VENV)/.installed-%: pyproject.toml
@@ -18,16 +18,26 @@ $(VENV)/.installed-%: pyproject.toml
 run: $(VENV)/.installed-speed
 	$(BIN)/python -m amci.stack
 
-test: lint $(NODE_DEPS) $(CHROMIUM)
+test: lint $(NODE_DEPS) system-packages
 	$(BIN)/python -m pytest -q
 
-# Debian's chromium for the browser tests (tests/billing_client/web, driven by Playwright with
-# executable_path: Playwright's own browser download is never used). Installed only when absent.
-$(CHROMIUM):
-	@echo "installing Debian's chromium for the browser tests ($(CHROMIUM) is missing): apt-get install -y chromium"
-	@if [ "$$(id -u)" != 0 ]; then echo "need root for apt-get: run 'sudo apt-get install -y chromium'" >&2; exit 1; fi
-	DEBIAN_FRONTEND=noninteractive apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null
+# The store, replica and topology tests start a throwaway PostgreSQL cluster from the Debian
+# server binaries (tests/conftest.py) and HAProxy in front of AMCI replicas
+# (tests/e2e/test_topology.py); the browser tests (tests/billing_client/web) drive Debian's
+# chromium with Playwright (executable_path: Playwright's own browser download is never used).
+# A fresh machine gets the packages first; each install is said.
+system-packages:
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || missing="$$missing haproxy"; \
+	if [ -n "$$missing" ]; then \
+		echo "make test: installing the Debian packages the tests start:$$missing (apt-get install -y$$missing)"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+	@if [ ! -x $(CHROMIUM) ]; then \
+		echo "make test: installing Debian's chromium for the browser tests ($(CHROMIUM) is missing): apt-get install -y chromium"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-liberation; \
+	fi
 
 # stripe-node for the second-SDK test: installed from the lock file only when node_modules is
 # missing or older than the lock (npm ci writes node_modules/.package-lock.json).
