@@ -68,6 +68,7 @@ async def test_form_without_csrf_token_refused(site: TestClient[Any, Any], page:
     )
     await new.get_by_role("button", name="Save").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Form refused")
+    assert await axe_violations(page) == []
     # A wrong token is refused too, with the session cookie the browser sends along.
     response = await page.request.post(
         f"{root}/admin/customers",
@@ -135,6 +136,8 @@ async def test_customer_sees_only_their_own(
 
     context, page = await new_page(browser)
     try:
+        await page.goto(f"{root}/portal/login")
+        assert await axe_violations(page) == []
         await try_sign_in(page, root, "portal", "bob", "bob-password-12")
         await expect(page.get_by_role("heading", level=1)).to_have_text("Welcome, Bob")
         await expect(page.get_by_text("12.00 USD")).to_have_count(0)
