@@ -29,13 +29,14 @@ from billing_client import keys, openapi
 from billing_client.access import access_middleware, check_routes
 from billing_client.amci_client import AmciClient
 from billing_client.api.routes import ROUTES
-from billing_client.auth import Admins, CustomerLogins, Sessions, Throttle, Tokens
+from billing_client.auth import Admins, CustomerLogins, Tokens
 from billing_client.crypto import Vault
 from billing_client.errors import BillingError
 from billing_client.logs import log
 from billing_client.metrics import Metrics
 from billing_client.middleware import error_middleware
 from billing_client.reconciler import OnPass, run_reconciler
+from billing_client.sessions import Sessions, Throttle
 from billing_client.settings import Settings, SettingsError
 from billing_client.storage import Storage
 from billing_client.usecases import demo

@@ -6,8 +6,9 @@ import asyncio
 
 from aiohttp import web
 
-from billing_client.auth import Admins, CustomerLogins, Sessions, Throttle, Tokens
+from billing_client.auth import Admins, CustomerLogins, Tokens
 from billing_client.metrics import Metrics
+from billing_client.sessions import Sessions, Throttle
 from billing_client.settings import Settings
 from billing_client.storage import Storage
 from billing_client.usecases.context import Context

@@ -27,8 +27,8 @@ from aiohttp import web
 
 from billing_client import keys
 from billing_client.api.routes import Handler
-from billing_client.auth import Session
 from billing_client.errors import BillingError
+from billing_client.sessions import Session
 from billing_client.usecases.context import Context
 
 ADMIN = "/admin"

@@ -23,11 +23,10 @@ from billing_client.auth import (
     Admins,
     CustomerLogins,
     Password,
-    Sessions,
-    Throttle,
     hash_password,
     verify_password,
 )
+from billing_client.sessions import Sessions, Throttle
 from billing_client.storage import Storage
 
 from .conftest import Clock, url
