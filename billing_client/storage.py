@@ -156,6 +156,9 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE cards ADD COLUMN off_session_ready INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE cards ADD COLUMN message TEXT;
     """,
+    # People: administrators, customers' self-care logins, browser sessions, failed sign-ins,
+    # and the audit trail of what administrators did.
+    auth.PEOPLE_SCHEMA,
 )
 
 _TABLES = {"payment_systems", "currencies", "customers", "cards", "transactions"}
