@@ -23,7 +23,7 @@ import aiohttp
 from aiohttp import web
 
 from amci import auth, handlers, keys, logs, money
-from amci.errors import AmciError, CardInvalid, PolicyRefusal
+from amci.errors import AmciError, CardInvalid, PolicyRefusal, parameter_invalid
 from amci.limiter import Limiter
 from amci.logs import log
 from amci.metrics import Metrics, create_metrics
@@ -114,6 +114,8 @@ async def _testmode_ctx(app: web.Application) -> AsyncIterator[None]:
             settlement_currency=tm.settlement_currency,
             rate_limit_per_second=tm.rate_limit_per_second,
             fx_rates_file=settings.fx_rates_file,
+            public_url=tm.public_url,
+            request_header_timeout_seconds=settings.server.request_header_timeout_seconds,
         )
     )
     runner = web.AppRunner(tm_app, access_log=None)
@@ -188,6 +190,10 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
     error: AmciError | None = None
     try:
         if request.path.startswith("/v1/") and resource is not None:
+            if len(incoming) > 64 or not (incoming.isascii() and incoming.isprintable()):
+                raise parameter_invalid(
+                    "X-Request-Id", "X-Request-Id must be at most 64 printable ASCII characters."
+                )
             request[keys.PRINCIPAL] = auth.authenticate(
                 request.headers.get("Authorization"), app[keys.SETTINGS].subscriptions
             )

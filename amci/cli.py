@@ -8,42 +8,68 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from amci.testmode import TestmodeSettings
+
+DEFAULT_CONFIG = "config/amci.yaml"
+
+
+def _testmode_settings(args: argparse.Namespace) -> TestmodeSettings:
+    """--config YAML (keys = TestmodeSettings fields, optionally under ``stripe_testmode:``),
+    --db on top. A missing or invalid file, or an unknown key, exits with one line naming it."""
+    from pathlib import Path
+
+    import yaml
+    from pydantic import ValidationError
+
+    from amci.settings import describe
+    from amci.testmode import TestmodeSettings
+
+    values: dict[str, object] = {}
+    if args.config:
+        try:
+            loaded = yaml.safe_load(Path(args.config).read_text()) or {}
+        except OSError as exc:
+            raise SystemExit(f"amci stripe-testmode: {args.config}: cannot read "
+                             f"({exc.strerror})") from None
+        except yaml.YAMLError as exc:
+            raise SystemExit(f"amci stripe-testmode: {args.config}: not valid YAML "
+                             f"({exc})") from None
+        section = loaded.get("stripe_testmode", loaded) if isinstance(loaded, dict) else None
+        if not isinstance(section, dict):
+            raise SystemExit(f"amci stripe-testmode: {args.config}: expected a mapping of "
+                             "test-mode settings")
+        values.update(section)
+    db = args.db or values.get("db_path") or "var/stripe-testmode.sqlite3"
+    values["db_path"] = None if db == ":memory:" else db
+    try:
+        settings = TestmodeSettings.model_validate(values)
+    except ValidationError as exc:
+        raise SystemExit(
+            f"amci stripe-testmode: {args.config or 'settings'}: {describe(exc)}"
+        ) from None
+    if settings.db_path is not None:
+        Path(settings.db_path).parent.mkdir(parents=True, exist_ok=True)
+    return settings
 
 
 def _run_testmode(args: argparse.Namespace) -> int:
     """``amci stripe-testmode``: settings from --config YAML (keys = TestmodeSettings fields),
     --db on top; default store var/stripe-testmode.sqlite3 (':memory:' keeps it in memory)."""
     import asyncio
-    import dataclasses
     from collections.abc import Callable
-    from pathlib import Path
 
-    import yaml
     from aiohttp import web
 
-    from amci.testmode import TestmodeSettings, create_app
+    from amci.testmode import create_app
 
-    fields = {f.name for f in dataclasses.fields(TestmodeSettings)}
-    values: dict[str, object] = {}
-    if args.config:
-        loaded = yaml.safe_load(Path(args.config).read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise SystemExit(f"{args.config}: expected a mapping of test-mode settings")
-        section = loaded.get("stripe_testmode", loaded)
-        unknown = sorted(set(section) - fields)
-        if unknown:
-            raise SystemExit(f"{args.config}: unknown test-mode setting {unknown[0]!r}"
-                             f" (known: {', '.join(sorted(fields))})")
-        values.update(section)
-    db = args.db or values.get("db_path") or "var/stripe-testmode.sqlite3"
-    if db != ":memory:":
-        Path(str(db)).parent.mkdir(parents=True, exist_ok=True)
-    values["db_path"] = None if db == ":memory:" else str(db)
+    settings = _testmode_settings(args)
     try:
-        settings = TestmodeSettings(**values)  # type: ignore[arg-type]
         app = create_app(settings)
-    except (TypeError, ValueError) as exc:
-        raise SystemExit(f"stripe-testmode: {exc}") from None
+    except ValueError as exc:
+        raise SystemExit(f"amci stripe-testmode: {exc}") from None
 
     async def serve() -> None:
         runner = web.AppRunner(app)
@@ -79,27 +105,38 @@ def _run_testmode(args: argparse.Namespace) -> int:
 
 def _run_serve(args: argparse.Namespace) -> int:
     """The AMCI proxy: settings from YAML + ``AMCI_*`` environment, flags last."""
-    import dataclasses
     import os
+    import sys
     from pathlib import Path
 
+    from amci.settings import SettingsError, load_settings
+
+    # An explicit --config must exist; the default may be absent (then: built-in defaults and
+    # AMCI_* variables, said once on stderr).
+    config: Path | None = Path(args.config or DEFAULT_CONFIG)
+    assert config is not None
+    if not config.exists():
+        if args.config:
+            raise SystemExit(f"amci serve: {args.config}: no such file")
+        print(f"amci serve: {DEFAULT_CONFIG} not found; using built-in defaults and AMCI_* "
+              "variables", file=sys.stderr, flush=True)
+        config = None
+    flags: dict[str, object] = {}
+    if args.host:
+        flags["host"] = args.host
+    if args.port is not None:
+        flags["port"] = args.port
+    try:
+        settings = load_settings(config, os.environ, {"server": flags} if flags else None)
+    except SettingsError as exc:
+        raise SystemExit(f"amci serve: {config or 'settings'}: {exc}") from None
+    server = settings.server
+    # Imported once the settings are known good: a bad setting answers fast.
     from aiohttp import web
 
     from amci import logs
     from amci.app import create_app
-    from amci.settings import SettingsError, load_settings
 
-    config = Path(args.config)
-    try:
-        settings = load_settings(config if config.exists() else None, os.environ)
-        server = dataclasses.replace(
-            settings.server,
-            host=args.host or settings.server.host,
-            port=args.port if args.port is not None else settings.server.port,
-        )
-        settings = dataclasses.replace(settings, server=server)
-    except SettingsError as exc:
-        raise SystemExit(f"amci serve: {args.config}: {exc}") from None
     logs.configure(settings.log_level)
     try:
         import uvloop  # the `speed` extra
@@ -122,7 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the AMCI proxy (with the embedded Stripe test mode)")
-    serve.add_argument("--config", default="config/amci.yaml")
+    serve.add_argument(
+        "--config", help=f"YAML settings (default {DEFAULT_CONFIG}, which may be absent)"
+    )
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.set_defaults(func=_run_serve)
@@ -133,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     testmode.add_argument(
         "--db", help="SQLite file (default var/stripe-testmode.sqlite3; ':memory:' for none)"
     )
-    testmode.add_argument("--config", help="optional YAML with test-mode settings")
+    testmode.add_argument("--config", help="YAML with test-mode settings (must exist if given)")
     testmode.set_defaults(func=_run_testmode)
     return parser
 

@@ -6,106 +6,52 @@ Authentication runs in the middleware (``app.py``) for every ``/v1`` route and l
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 
-from amci import idempotency, keys, money, policy
+from amci import contract, idempotency, keys, money, policy
 from amci.auth import Mode, Principal
-from amci.errors import (
-    AmciError,
-    InvalidRequest,
-    NotFound,
-    UpstreamError,
-    parameter_invalid,
-    parameter_missing,
-    void_not_supported,
-)
+from amci.errors import AmciError, NotFound, UpstreamError, void_not_supported
 from amci.idempotency import UpstreamKeys
 from amci.logs import log
 from amci.openapi import document
 from amci.store import CardRecord, PaymentRecord, Records
 
-_ID_RE = re.compile(r"^[A-Za-z0-9_]{1,255}$")
-_REFUND_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})
-_MAX_BODY = 64 * 1024
+_ID_RE = re.compile(contract.ID_PATTERN)
+M = TypeVar("M", bound=BaseModel)
 
 
-# --- parsing helpers -----------------------------------------------------------------------------
+# --- parsing -------------------------------------------------------------------------------------
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
-    if len(raw) > _MAX_BODY:
-        raise InvalidRequest("parameter_invalid", "Request body too large.")
-    if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidRequest("parameter_invalid", "The request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("parameter_invalid", "The request body must be a JSON object.")
-    return body
-
-
-def _obj(body: Mapping[str, Any], name: str, *, required: bool = False) -> dict[str, Any] | None:
-    value = body.get(name)
-    if value is None:
-        if required:
-            raise parameter_missing(name)
-        return None
-    if not isinstance(value, dict):
-        raise parameter_invalid(name, f"{name} must be an object.")
-    return value
-
-
-def _opt_str(
-    body: Mapping[str, Any], name: str, param: str | None = None, max_len: int = 500
-) -> str | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    param = param or name
-    if not isinstance(value, str) or len(value) > max_len:
-        raise parameter_invalid(param, f"{param} must be a string of at most {max_len} characters.")
-    return value
-
-
-_RESERVED_METADATA = ("reference", "customer_reference")
+async def _parse(request: web.Request, model: type[M]) -> M:
+    """The body as ``model``: the one call into the contract per handler."""
+    return contract.parse(model, await request.read())
 
 
 def _metadata(
-    body: Mapping[str, Any], reference: str | None, customer_reference: str | None = None
+    given: Mapping[str, str] | None, reference: str | None, customer_reference: str | None
 ) -> dict[str, str]:
-    """Stripe metadata: up to 50 keys, keys ≤ 40 characters, values ≤ 500
-    (docs.stripe.com/metadata); AMCI sets ``reference`` and ``customer_reference`` itself."""
-    raw = body.get("metadata")
-    meta: dict[str, str] = {}
-    if raw is not None:
-        if not isinstance(raw, dict):
-            raise parameter_invalid("metadata", "metadata must be an object of strings.")
-        for k, v in raw.items():
-            if not isinstance(v, str) or len(k) > 40 or len(v) > 500 or k in _RESERVED_METADATA:
-                raise parameter_invalid(
-                    f"metadata.{k}",
-                    "metadata values must be strings (keys ≤ 40, values ≤ 500 characters; "
-                    "'reference' and 'customer_reference' are set from those fields).",
-                )
-            meta[k] = v
-        if len(meta) > 48:
-            raise parameter_invalid("metadata", "metadata takes at most 48 keys.")
+    """Stripe metadata (docs.stripe.com/metadata): the caller's keys (``contract.Metadata``
+    checked them) plus AMCI's ``reference`` and ``customer_reference``."""
+    meta = dict(given or {})
     if reference is not None:
         meta["reference"] = reference
     if customer_reference is not None:
         meta["customer_reference"] = customer_reference
     return meta
+
+
+def _canonical(req: BaseModel) -> dict[str, Any]:
+    """What an Idempotency-Key is bound to: the parameters as the caller sent them."""
+    return req.model_dump(mode="json", exclude_unset=True)
 
 
 def _path_id(request: web.Request, name: str, param: str) -> str:
@@ -168,34 +114,34 @@ def payment_view(pi: Mapping[str, Any], card: Any) -> dict[str, Any]:
     reference = metadata.pop("reference", None)
     customer_reference = metadata.pop("customer_reference", None)
     amount = int(pi["amount"])
-    return {
-        "object": "payment",
-        "id": pi["id"],
-        "status": pi["status"],
-        "amount": money.from_minor(amount, cur),
-        "amount_minor": amount,
-        "currency": cur.code,
-        "amount_capturable": money.from_minor(int(pi.get("amount_capturable") or 0), cur),
-        "amount_received": money.from_minor(int(pi.get("amount_received") or 0), cur),
-        "amount_refunded": money.from_minor(refunded_minor, cur),
-        "capture": pi.get("capture_method") != "manual",
-        "charge": charge,
-        "card": _card_view(card),
-        "customer": pi.get("customer"),
-        "description": pi.get("description"),
-        "reference": reference,
-        "customer_reference": customer_reference,
-        "metadata": metadata,
-        "livemode": bool(pi.get("livemode")),
-        "created": pi.get("created"),
-    }
+    view = _card_view(card)
+    return contract.dump(contract.Payment(
+        id=pi["id"],
+        status=pi["status"],
+        amount=money.from_minor(amount, cur),
+        amount_minor=amount,
+        currency=cur.code,
+        amount_capturable=money.from_minor(int(pi.get("amount_capturable") or 0), cur),
+        amount_received=money.from_minor(int(pi.get("amount_received") or 0), cur),
+        amount_refunded=money.from_minor(refunded_minor, cur),
+        capture=pi.get("capture_method") != "manual",
+        charge=charge,
+        card=contract.PaymentCard(**view) if view is not None else None,
+        customer=pi.get("customer"),
+        description=pi.get("description"),
+        reference=reference,
+        customer_reference=customer_reference,
+        metadata=metadata,
+        livemode=bool(pi.get("livemode")),
+        created=pi.get("created"),
+    ))
 
 
 # --- service routes ------------------------------------------------------------------------------
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    return web.json_response(contract.dump(contract.Health(status="ok")))
 
 
 async def readyz(request: web.Request) -> web.Response:
@@ -208,8 +154,8 @@ async def readyz(request: web.Request) -> web.Response:
     except Exception:
         checks["store"] = False
     ok = all(checks.values())
-    return web.json_response({"status": "ok" if ok else "unavailable", "checks": checks},
-                             status=200 if ok else 503)
+    ready = contract.Ready(status="ok" if ok else "unavailable", checks=checks)
+    return web.json_response(contract.dump(ready), status=200 if ok else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -238,18 +184,15 @@ async def _discard_customer(request: web.Request, customer: str) -> None:
 
 async def save_card(request: web.Request) -> web.Response:
     principal = _principal(request)
-    body = await _body(request)
     app = request.app
     try:
-        customer = _obj(body, "customer")
+        req = await _parse(request, contract.SaveCardRequest)
         # The spec: no token without an email — refused before any Stripe call.
-        email = policy.require_email(customer)
-        enabled = policy.enabled_brands(body.get("enabled_brands"))
-        raw_card = _obj(body, "card", required=True)
-        assert raw_card is not None
-        card = policy.check_card(raw_card, today=_today(request), enabled=enabled)
-        name = _opt_str(customer or {}, "name", "customer.name", 256)
-        reference = _opt_str(customer or {}, "reference", "customer.reference", 500)
+        email = policy.require_email(req.customer)
+        enabled = policy.enabled_brands(req.enabled_brands)
+        card = policy.check_card(req.card, today=_today(request), enabled=enabled)
+        name = req.customer.name if req.customer is not None else None
+        reference = req.customer.reference if req.customer is not None else None
     except AmciError as exc:
         _refused(request, "save_card", exc)
         raise
@@ -291,18 +234,17 @@ async def save_card(request: web.Request) -> web.Response:
         )
         records.cards.append(record)  # persisted with the idempotent result, before we answer
         _count(request, "save_card", "succeeded")
-        return 201, {
-            "object": "card_token",
-            "token": record.token,
-            "customer": record.customer,
-            "brand": record.brand,
-            "last4": record.last4,
-            "exp_month": record.exp_month,
-            "exp_year": record.exp_year,
-            "livemode": record.livemode,
-        }
+        return 201, contract.dump(contract.CardToken(
+            token=record.token,
+            customer=record.customer,
+            brand=record.brand,
+            last4=record.last4,
+            exp_month=record.exp_month,
+            exp_year=record.exp_year,
+            livemode=record.livemode,
+        ))
 
-    return await idempotency.run(request, principal, body, work)
+    return await idempotency.run(request, principal, _canonical(req), work)
 
 
 async def delete_card(request: web.Request) -> web.Response:
@@ -316,7 +258,7 @@ async def delete_card(request: web.Request) -> web.Response:
         raise
     await app[keys.STORE].forget_card(principal.scope, token)
     _count(request, "delete_card", "succeeded")
-    return web.json_response({"object": "card_token", "token": token, "deleted": True})
+    return web.json_response(contract.dump(contract.DeletedCardToken(token=token)))
 
 
 # --- payments ------------------------------------------------------------------------------------
@@ -324,22 +266,16 @@ async def delete_card(request: web.Request) -> web.Response:
 
 async def create_payment(request: web.Request) -> web.Response:
     principal = _principal(request)
-    body = await _body(request)
     app = request.app
     operation = "sale"
     currency_label = "none"
     try:
-        capture = body.get("capture", True)
-        if not isinstance(capture, bool):
-            raise parameter_invalid("capture", "capture must be true or false.")
+        req = await _parse(request, contract.PaymentRequest)
+        capture, token = req.capture, req.token
         operation = "sale" if capture else "authorization"
-        if body.get("currency") is None:
-            raise parameter_missing("currency")
-        cur = policy.currency_of(body.get("currency"))
+        cur = policy.currency_of(req.currency)
         currency_label = cur.code
-        if body.get("amount") is None:
-            raise parameter_missing("amount")
-        amount = policy.amount_of(body.get("amount"), cur)
+        amount = policy.amount_of(req.amount, cur)
         sub = principal.subscription
         minimum = policy.minimum_minor(
             cur,
@@ -348,29 +284,20 @@ async def create_payment(request: web.Request) -> web.Response:
             overrides=sub.minimum_overrides,
         )
         policy.check_minimum(amount, minimum)
-        enabled = policy.enabled_brands(body.get("enabled_brands"))
-        token = body.get("token")
-        raw_card = _obj(body, "card")
-        if (token is None) == (raw_card is None):
-            raise InvalidRequest(
-                "parameter_invalid", "Pay with exactly one of token or card.", param="token"
-            )
-        if token is not None and (not isinstance(token, str) or not _ID_RE.match(token)):
-            raise parameter_invalid("token", "token must be a saved card token (pm_…).")
+        enabled = policy.enabled_brands(req.enabled_brands)
+        policy.one_source(token, req.card)
         card = (
-            policy.check_card(raw_card, today=_today(request), enabled=enabled)
-            if raw_card is not None
+            policy.check_card(req.card, today=_today(request), enabled=enabled)
+            if req.card is not None
             else None
         )
-        description = _opt_str(body, "description", max_len=1000)
-        reference = _opt_str(body, "reference")
         # Optional on payments: on a card payment its name and email go to the payment
         # method's billing_details; its reference, on any payment, to metadata.
-        customer_in = _obj(body, "customer") or {}
-        customer_name = _opt_str(customer_in, "name", "customer.name", 256)
-        customer_email = policy.optional_email(customer_in)
-        customer_ref = _opt_str(customer_in, "reference", "customer.reference", 500)
-        metadata = _metadata(body, reference, customer_ref)
+        customer_name = req.customer.name if req.customer is not None else None
+        customer_email = policy.optional_email(req.customer)
+        customer_ref = req.customer.reference if req.customer is not None else None
+        description, reference = req.description, req.reference
+        metadata = _metadata(req.metadata, reference, customer_ref)
     except AmciError as exc:
         _refused(request, operation, exc, currency_label)
         raise
@@ -438,7 +365,7 @@ async def create_payment(request: web.Request) -> web.Response:
         _count(request, operation, "succeeded", cur.code)
         return 201, payment_view(pi, shown)
 
-    return await idempotency.run(request, principal, body, work)
+    return await idempotency.run(request, principal, _canonical(req), work)
 
 
 async def get_payment(request: web.Request) -> web.Response:
@@ -476,14 +403,14 @@ async def _currency_for(request: web.Request, payment_id: str) -> money.Currency
 
 
 async def _optional_amount(
-    request: web.Request, payment_id: str, body: Mapping[str, Any], operation: str
+    request: web.Request, payment_id: str, amount: str | None, operation: str
 ) -> int | None:
     """A capture's or refund's ``amount`` in the payment's own currency; None means "all"."""
-    if body.get("amount") is None:
+    if amount is None:
         return None
     cur = await _currency_for(request, payment_id)
     try:
-        return policy.positive(policy.amount_of(body["amount"], cur)).minor
+        return policy.positive(policy.amount_of(amount, cur)).minor
     except AmciError as exc:
         _refused(request, operation, exc, cur.code)
         raise
@@ -492,10 +419,13 @@ async def _optional_amount(
 async def capture_payment(request: web.Request) -> web.Response:
     principal = _principal(request)
     payment_id = _path_id(request, "id", "payment")
-    body = await _body(request)
-    app = request.app
-    amount_minor = await _optional_amount(request, payment_id, body, "capture")
-    relay, mode, key = app[keys.RELAY], principal.mode, principal.key
+    try:
+        req = await _parse(request, contract.CaptureRequest)
+    except AmciError as exc:
+        _refused(request, "capture", exc)
+        raise
+    amount_minor = await _optional_amount(request, payment_id, req.amount, "capture")
+    relay, mode, key = request.app[keys.RELAY], principal.mode, principal.key
 
     async def work(up: UpstreamKeys, records: Records) -> tuple[int, Any]:
         try:
@@ -506,46 +436,41 @@ async def capture_payment(request: web.Request) -> web.Response:
         _count(request, "capture", "succeeded", str(pi["currency"]).upper())
         return 200, payment_view(pi, await _card_of(request, pi))
 
-    return await idempotency.run(request, principal, body, work)
+    return await idempotency.run(request, principal, _canonical(req), work)
 
 
 async def refund_payment(request: web.Request) -> web.Response:
     principal = _principal(request)
     payment_id = _path_id(request, "id", "payment")
-    body = await _body(request)
-    app = request.app
-    reason = body.get("reason")
-    if reason is not None and reason not in _REFUND_REASONS:
-        raise parameter_invalid(
-            "reason", "reason must be duplicate, fraudulent or requested_by_customer."
-        )
-    amount_minor = await _optional_amount(request, payment_id, body, "refund")
-    relay, mode, key = app[keys.RELAY], principal.mode, principal.key
+    try:
+        req = await _parse(request, contract.RefundRequest)
+    except AmciError as exc:
+        _refused(request, "refund", exc)
+        raise
+    amount_minor = await _optional_amount(request, payment_id, req.amount, "refund")
+    relay, mode, key = request.app[keys.RELAY], principal.mode, principal.key
 
     async def work(up: UpstreamKeys, records: Records) -> tuple[int, Any]:
         try:
             refund = await relay.refund(mode, key, up.step("refund"), payment_id, amount_minor,
-                                        reason)
+                                        req.reason)
         except AmciError as exc:
             _refused(request, "refund", exc)
             raise
         cur = money.currency(str(refund["currency"]))
         _count(request, "refund", "succeeded", cur.code)
-        view: dict[str, Any] = {
-            "object": "refund",
-            "id": refund["id"],
-            "payment": refund.get("payment_intent") or payment_id,
-            "amount": money.from_minor(int(refund["amount"]), cur),
-            "amount_minor": int(refund["amount"]),
-            "currency": cur.code,
-            "status": refund.get("status"),
-            "created": refund.get("created"),
-        }
-        if refund.get("reason"):
-            view["reason"] = refund["reason"]
-        return 201, view
+        return 201, contract.dump(contract.Refund(
+            id=refund["id"],
+            payment=refund.get("payment_intent") or payment_id,
+            amount=money.from_minor(int(refund["amount"]), cur),
+            amount_minor=int(refund["amount"]),
+            currency=cur.code,
+            status=refund.get("status"),
+            reason=refund.get("reason") or None,
+            created=refund.get("created"),
+        ))
 
-    return await idempotency.run(request, principal, body, work)
+    return await idempotency.run(request, principal, _canonical(req), work)
 
 
 async def void_payment(request: web.Request) -> web.Response:

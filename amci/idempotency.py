@@ -73,8 +73,11 @@ async def run(
             if records:
                 await store.save(records)
         return _respond(status, raw, replayed=False)
-    if not 1 <= len(client_key) <= 255 or not client_key.isprintable():
-        raise parameter_invalid(HEADER, "Idempotency-Key must be 1–255 printable characters.")
+    if not 1 <= len(client_key) <= 255 or not _printable_ascii(client_key):
+        # aiohttp hands undecodable header bytes over as surrogates: refused here, never stored.
+        raise parameter_invalid(
+            HEADER, "Idempotency-Key must be 1–255 printable ASCII characters."
+        )
 
     path = request.path
     canonical = json.dumps(
@@ -109,6 +112,10 @@ async def run(
         raise
     await store.finish(scope, client_key, status, raw, records)
     return _respond(status, raw, replayed=False)
+
+
+def _printable_ascii(value: str) -> bool:
+    return value.isascii() and value.isprintable()
 
 
 def _respond(status: int, raw: bytes, *, replayed: bool) -> web.Response:

@@ -29,4 +29,3 @@ TEST_API_BASE = web.AppKey("test_api_base", str)  # resolved: embedded server or
 
 REQUEST_ID = web.RequestKey("request_id", str)
 PRINCIPAL = web.RequestKey("principal", Principal)
-ERROR_CODE = web.RequestKey("error_code", str)  # for the access log line

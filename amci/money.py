@@ -32,7 +32,9 @@ import yaml
 # $999,999.99)." (Stripe API reference, `amount` on PaymentIntent/Charge.)
 MAX_AMOUNT_MINOR = 99_999_999
 
-_DECIMAL_RE = re.compile(r"^(?P<int>\d+)(?:\.(?P<frac>\d+))?$")
+# ASCII digits only: ``\d`` (and ``int()``) would take "١٠.٠٠" (Arabic-Indic digits) as 10.00.
+_DECIMAL_RE = re.compile(r"^(?P<int>[0-9]+)(?:\.(?P<frac>[0-9]+))?$")
+_MAX_DIGITS = len(str(MAX_AMOUNT_MINOR))
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +105,16 @@ def to_minor(amount: str, cur: Currency) -> int:
         raise MoneyError(
             "amount_precision", f"{cur.code} amounts take {places}; got {amount.strip()}."
         )
+    whole = match["int"].lstrip("0")
+    if len(whole) + cur.exponent > _MAX_DIGITS:
+        # Refused before any int() conversion: no 5,000-digit string reaches Python's int limit.
+        raise MoneyError(
+            "amount_too_large",
+            f"Amount must be no more than {from_minor(MAX_AMOUNT_MINOR, cur)} {cur.code} "
+            "(Stripe takes at most eight digits).",
+        )
     scale: int = 10**cur.exponent
-    minor = int(match["int"]) * scale + (int(frac.ljust(cur.exponent, "0")) if frac else 0)
+    minor = int(whole or "0") * scale + (int(frac.ljust(cur.exponent, "0")) if frac else 0)
     if minor % cur.amount_multiple:
         raise MoneyError("amount_precision", _multiple_message(cur))
     return minor

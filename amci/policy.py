@@ -1,6 +1,7 @@
 """Stripe's limits, applied before any network call. Pure: no I/O, no aiohttp, no stripe.
 
 Every refusal is a ``PolicyRefusal`` (400) or ``CardInvalid`` (402 card_error) naming the field.
+Inputs are already typed (``amci.contract`` parsed them); the rules here are about values.
 
 - Currencies and amounts (docs.stripe.com/currencies): supported presentment currency; no more
   decimals than the currency's exponent; three-decimal amounts end in 0; ISK/UGX whole units;
@@ -16,13 +17,13 @@ Every refusal is a ``PolicyRefusal`` (400) or ``CardInvalid`` (402 card_error) n
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from amci import cards, money
-from amci.errors import CardInvalid, PolicyRefusal, parameter_invalid
+from amci.contract import CardIn, CustomerIn
+from amci.errors import CardInvalid, InvalidRequest, PolicyRefusal
 
 # --- amounts -----------------------------------------------------------------------------------
 
@@ -32,21 +33,15 @@ class Amount:
     minor: int
     currency: money.Currency
 
-    @property
-    def decimal(self) -> str:
-        return money.from_minor(self.minor, self.currency)
 
-
-def currency_of(code: Any, *, param: str = "currency") -> money.Currency:
-    if not isinstance(code, str) or not code.strip():
-        raise parameter_invalid(param, "currency must be an ISO 4217 code such as \"USD\".")
+def currency_of(code: str, *, param: str = "currency") -> money.Currency:
     try:
         return money.currency(code)
     except money.MoneyError as exc:
         raise PolicyRefusal(exc.code, exc.message, param=param) from None
 
 
-def amount_of(value: Any, cur: money.Currency, *, param: str = "amount") -> Amount:
+def amount_of(value: str, cur: money.Currency, *, param: str = "amount") -> Amount:
     """A decimal string in major units → minor units, with Stripe's precision and size rules.
     Zero is allowed here only for the minimum check to word it; ``positive`` refuses it."""
     try:
@@ -99,17 +94,6 @@ def check_minimum(amount: Amount, minimum: int | None, *, param: str = "amount")
 
 # --- brands ------------------------------------------------------------------------------------
 
-# The spec's four brands, by the names a billing system may use → Stripe's ``card.brand`` value.
-_BRAND_ALIASES: Mapping[str, str] = {
-    "visa": "visa",
-    "mastercard": "mastercard",
-    "master card": "mastercard",
-    "amex": "amex",
-    "american express": "amex",
-    "americanexpress": "amex",
-    "discover": "discover",
-}
-
 BRAND_NAMES: Mapping[str, str] = {
     "visa": "Visa",
     "mastercard": "MasterCard",
@@ -122,24 +106,18 @@ BRAND_NAMES: Mapping[str, str] = {
 }
 
 
-def enabled_brands(value: Any, *, param: str = "enabled_brands") -> frozenset[str] | None:
-    """The brands the payment system enables, or None when the request doesn't say."""
-    if value is None:
-        return None
-    if not isinstance(value, list) or not value:
-        raise parameter_invalid(
-            param, "enabled_brands must be a non-empty list such as [\"visa\", \"mastercard\"]."
+def enabled_brands(names: Sequence[str] | None) -> frozenset[str] | None:
+    """The brands the payment system enables (already Stripe's names, see ``contract.Brand``),
+    or None when the request doesn't say."""
+    return None if names is None else frozenset(names)
+
+
+def one_source(token: str | None, card: CardIn | None) -> None:
+    """A payment is made with exactly one of a saved token or card data."""
+    if (token is None) == (card is None):
+        raise InvalidRequest(
+            "parameter_invalid", "Pay with exactly one of token or card.", param="token"
         )
-    brands = set()
-    for i, name in enumerate(value):
-        brand = _BRAND_ALIASES.get(name.strip().lower()) if isinstance(name, str) else None
-        if brand is None:
-            raise parameter_invalid(
-                f"{param}[{i}]",
-                "Unknown card brand; use visa, mastercard, amex or discover.",
-            )
-        brands.add(brand)
-    return frozenset(brands)
 
 
 def check_brand(brand: str, enabled: frozenset[str] | None, *, param: str = "card.number") -> None:
@@ -181,7 +159,7 @@ _INCORRECT_NUMBER = "Your card number is incorrect."
 
 
 def check_card(
-    raw: Mapping[str, Any],
+    raw: CardIn,
     *,
     today: date,
     enabled: frozenset[str] | None,
@@ -189,11 +167,10 @@ def check_card(
 ) -> Card:
     """Validate card data as Stripe would before charging; errors name ``card.<field>``."""
     number_param = f"{prefix}.number"
-    number = raw.get("number")
-    if not isinstance(number, str) or not number.strip():
+    if not raw.number.strip():
         raise PolicyRefusal("parameter_missing", f"Missing required param: {number_param}.",
                             param=number_param)
-    digits = re.sub(r"[ -]", "", number)
+    digits = re.sub(r"[ -]", "", raw.number)
     if not digits.isascii() or not digits.isdigit() or not 12 <= len(digits) <= 19:
         raise CardInvalid("incorrect_number", _INCORRECT_NUMBER, param=number_param)
     brand, lengths = cards.brand_of(digits)
@@ -202,14 +179,14 @@ def check_card(
         raise CardInvalid("incorrect_number", _INCORRECT_NUMBER, param=number_param)
     check_brand(brand, enabled, param=number_param)
 
-    month = _int_field(raw.get("exp_month"), f"{prefix}.exp_month")
+    month = raw.exp_month
     if not 1 <= month <= 12:
         raise CardInvalid(
             "invalid_expiry_month",
             "Your card's expiration month is invalid.",
             param=f"{prefix}.exp_month",
         )
-    year = _int_field(raw.get("exp_year"), f"{prefix}.exp_year")
+    year = raw.exp_year
     if 0 <= year < 100:
         year += 2000
     if year < today.year or year > today.year + 50:
@@ -221,41 +198,22 @@ def check_card(
     if (year, month) < (today.year, today.month):
         raise CardInvalid("expired_card", "Your card has expired.", param=f"{prefix}.exp_month")
 
-    cvc_param = f"{prefix}.cvc"
-    cvc = raw.get("cvc")
-    if cvc is not None and not isinstance(cvc, str):
-        raise parameter_invalid(cvc_param, "cvc must be a string of digits.")
-    if cvc is not None and cvc.strip() == "":
-        cvc = None  # "Full card info except the CVV": repeat payments send none
-    if cvc is not None:
-        cvc = cvc.strip()
+    cvc = raw.cvc.strip() if raw.cvc is not None else None
+    if cvc:  # "Full card info except the CVV": repeat payments send none (or "")
         want = 4 if brand == "amex" else 3
         if not (cvc.isascii() and cvc.isdigit() and len(cvc) == want):
             raise CardInvalid(
-                "invalid_cvc", "Your card's security code is invalid.", param=cvc_param
+                "invalid_cvc", "Your card's security code is invalid.", param=f"{prefix}.cvc"
             )
-
-    holder = raw.get("holder")
-    if holder is not None and not isinstance(holder, str):
-        raise parameter_invalid(f"{prefix}.holder", "holder must be a string.")
+    holder = raw.holder.strip() if raw.holder else None
     return Card(
         number=digits,
         exp_month=month,
         exp_year=year,
-        cvc=cvc,
-        holder=holder.strip() or None if holder else None,
+        cvc=cvc or None,
+        holder=holder or None,
         brand=brand,
     )
-
-
-def _int_field(value: Any, param: str) -> int:
-    if value is None:
-        raise PolicyRefusal("parameter_missing", f"Missing required param: {param}.", param=param)
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        return int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise parameter_invalid(param, f"{param} must be an integer.")
-    return value
 
 
 # --- customers ---------------------------------------------------------------------------------
@@ -263,28 +221,26 @@ def _int_field(value: Any, param: str) -> int:
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-def optional_email(
-    customer: Mapping[str, Any] | None, *, param: str = "customer.email"
-) -> str | None:
+def optional_email(customer: CustomerIn | None, *, param: str = "customer.email") -> str | None:
     """An email the billing system may send with a payment: absent is fine, malformed is not."""
-    email = (customer or {}).get("email")
-    if email is None or (isinstance(email, str) and not email.strip()):
+    email = customer.email if customer is not None else None
+    if email is None or not email.strip():
         return None
     return require_email(customer, param=param)
 
 
-def require_email(customer: Mapping[str, Any] | None, *, param: str = "customer.email") -> str:
+def require_email(customer: CustomerIn | None, *, param: str = "customer.email") -> str:
     """The spec: "An email is necessary for the first transaction – for the token to be
     generated." (AMCI's rule, not Stripe's: Stripe never requires an email.)"""
-    email = (customer or {}).get("email")
-    if email is None or (isinstance(email, str) and not email.strip()):
+    email = customer.email if customer is not None else None
+    if email is None or not email.strip():
         raise PolicyRefusal(
             "email_required",
             "The customer's email is required to save a card (a token can't be generated "
             "without it).",
             param=param,
         )
-    if not isinstance(email, str) or not _EMAIL_RE.match(email.strip()) or len(email) > 512:
+    if not _EMAIL_RE.match(email.strip()):
         # Stripe answers email_invalid for a malformed address (param email).
         raise PolicyRefusal("email_invalid", "Invalid email address.", param=param)
     return email.strip()

@@ -200,9 +200,6 @@ class Relay:
         except (aiohttp.ClientError, TimeoutError):
             return False
 
-    def api_base(self, mode: Mode) -> str:
-        return self._upstreams[mode].api_base
-
     # --- the one place calls happen ------------------------------------------------------------
 
     async def _call(

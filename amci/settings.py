@@ -1,171 +1,205 @@
-"""AMCI settings: frozen dataclasses loaded from YAML, overridable from the environment.
+"""AMCI settings: typed pydantic models loaded from YAML, overridable from the environment.
 
 ``load_settings(path, env)`` is called by ``amci serve`` only (the CLI is the one place that reads
 files and the environment); tests build ``Settings(...)`` directly.
 
 Environment overrides use the dotted key with ``__`` between levels, upper case, prefixed with
 ``AMCI_``: ``AMCI_SERVER__PORT=9000``, ``AMCI_UPSTREAM__TEST_API_BASE=http://127.0.0.1:12111``,
-``AMCI_RATE_LIMIT__ENABLED=false``. Values are parsed as YAML scalars. Every error names the key.
+``AMCI_RATE_LIMIT__ENABLED=false``. Values are parsed as YAML scalars. Every model refuses unknown
+keys (``extra="forbid"``), so a typo in the file or in a variable's name is an error; every error
+names the key.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
-import types
-import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from amci import money
 
 _FINGERPRINT_RE = re.compile(r"^[0-9a-f]{64}$")
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class SettingsError(ValueError):
     """A configuration value AMCI can't use; the message names the key."""
 
 
-@dataclass(frozen=True, slots=True)
-class ServerSettings:
-    host: str = "127.0.0.1"
-    port: int = 8080
+class _Section(BaseModel):
+    """Every settings model: unknown keys are errors, no coercion between types (YAML's 25 is a
+    number, "25" a string), immutable once loaded."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-@dataclass(frozen=True, slots=True)
-class StoreSettings:
+def _tuple(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+Positive = Annotated[float, Field(gt=0)]
+
+
+class ServerSettings(_Section):
+    host: StrictStr = "127.0.0.1"
+    port: Annotated[StrictInt, Field(ge=0, le=65535)] = 8080  # 0: any free port
+    # A client must finish sending its request headers within this many seconds.
+    request_header_timeout_seconds: Positive = 10.0
+
+
+class StoreSettings(_Section):
     # SQLite file for idempotency and payment/card records; ":memory:" keeps nothing.
-    db_path: str = "var/amci.sqlite3"
+    db_path: StrictStr = "var/amci.sqlite3"
 
 
-@dataclass(frozen=True, slots=True)
-class UpstreamSettings:
+class UpstreamSettings(_Section):
     # None: start the Stripe test-mode server inside AMCI (127.0.0.1, ephemeral port).
-    test_api_base: str | None = None
-    live_api_base: str = "https://api.stripe.com"
-    # StripeClient makes no retries unless told (stack-notes: the SDK default there is 0).
-    max_network_retries: int = 2
-    timeout_seconds: float = 30.0
+    test_api_base: StrictStr | None = None
+    live_api_base: StrictStr = "https://api.stripe.com"
+    # A StripeClient makes no retries unless told to (docs.stripe.com/error-low-level: the
+    # libraries retry with the same idempotency key when configured).
+    max_network_retries: Annotated[StrictInt, Field(ge=0, le=10)] = 2
+    timeout_seconds: Positive = 30.0
     # Connections per upstream host kept by the app's session.
-    connection_limit: int = 100
+    connection_limit: Annotated[StrictInt, Field(ge=1)] = 100
 
 
-@dataclass(frozen=True, slots=True)
-class RateLimitSettings:
+class RateLimitSettings(_Section):
     # docs.stripe.com/rate-limits: 25 requests/s in test mode (sandbox), 100/s live.
-    enabled: bool = True
-    test_per_second: float = 25.0
-    live_per_second: float = 100.0
+    enabled: StrictBool = True
+    test_per_second: Positive = 25.0
+    live_per_second: Positive = 100.0
     # A caller waits at most this long for its turn; beyond it AMCI answers 429 itself.
-    max_wait_seconds: float = 5.0
+    max_wait_seconds: Annotated[float, Field(ge=0)] = 5.0
 
 
-@dataclass(frozen=True, slots=True)
-class IdempotencySettings:
+class IdempotencySettings(_Section):
     # docs.stripe.com/api/idempotent_requests: keys are kept at least 24 hours.
-    ttl_seconds: int = 86_400
+    ttl_seconds: Annotated[StrictInt, Field(gt=0)] = 86_400
 
 
-@dataclass(frozen=True, slots=True)
-class EmbeddedTestmodeSettings:
+class EmbeddedTestmodeSettings(_Section):
     """The embedded Stripe test-mode server (used when ``upstream.test_api_base`` is null)."""
 
-    db_path: str | None = "var/stripe-testmode.sqlite3"
-    settlement_currency: str = "usd"
-    rate_limit_per_second: float | None = 25.0
+    db_path: StrictStr | None = "var/stripe-testmode.sqlite3"
+    settlement_currency: StrictStr = "usd"
+    rate_limit_per_second: Positive | None = 25.0
+    # The base URL browsers use to reach the embedded test mode (its 3D Secure pages); None:
+    # the address it listens on.
+    public_url: StrictStr | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class SubscriptionSettings:
+class SubscriptionSettings(_Section):
     """One Add-on Mart subscription (the spec's pre-requisites)."""
 
-    id: str
-    name: str = ""
-    active: bool = True
-    stripe_integration_activated: bool = False
+    id: Annotated[StrictStr, Field(min_length=1)]
+    name: StrictStr = ""
+    active: StrictBool = True
+    stripe_integration_activated: StrictBool = False
     # SHA-256 (hex) of each secret key that belongs to this subscription — never the keys.
-    key_fingerprints: tuple[str, ...] = ()
+    key_fingerprints: Annotated[tuple[StrictStr, ...], BeforeValidator(_tuple)] = ()
     # Dev convenience: any sk_test_/rk_test_ key belongs here (never live keys).
-    allow_any_test_key: bool = False
+    allow_any_test_key: StrictBool = False
     # The Stripe account's settlement currency: its documented minimum applies to every
     # presentment currency after FX (docs.stripe.com/currencies, "Minimum charge amount").
-    settlement_currency: str = "USD"
+    settlement_currency: StrictStr = "USD"
     # Per-currency minimums (decimal strings in major units) that replace the computed ones.
-    minimum_overrides: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    minimum_overrides: Mapping[str, StrictStr] = Field(default_factory=dict)
 
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    server: ServerSettings = field(default_factory=ServerSettings)
-    store: StoreSettings = field(default_factory=StoreSettings)
-    upstream: UpstreamSettings = field(default_factory=UpstreamSettings)
-    rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
-    idempotency: IdempotencySettings = field(default_factory=IdempotencySettings)
-    testmode: EmbeddedTestmodeSettings = field(default_factory=EmbeddedTestmodeSettings)
-    subscriptions: tuple[SubscriptionSettings, ...] = ()
-    # None: the FX table packaged with AMCI (amci/data/fx-rates.yaml).
-    fx_rates_file: str | None = None
-    log_level: str = "INFO"
-
-    def __post_init__(self) -> None:
-        validate(self)
-
-
-def validate(settings: Settings) -> None:
-    """Cross-field checks; raise ``SettingsError`` naming the key."""
-    if not 0 < settings.server.port < 65536 and settings.server.port != 0:
-        raise SettingsError(f"server.port: {settings.server.port} is not a TCP port")
-    if settings.upstream.max_network_retries < 0:
-        raise SettingsError("upstream.max_network_retries: must be >= 0")
-    for key, value in (
-        ("rate_limit.test_per_second", settings.rate_limit.test_per_second),
-        ("rate_limit.live_per_second", settings.rate_limit.live_per_second),
-    ):
-        if value <= 0:
-            raise SettingsError(f"{key}: must be > 0")
-    seen: set[str] = set()
-    for i, sub in enumerate(settings.subscriptions):
-        where = f"subscriptions[{i}]"
-        if not sub.id:
-            raise SettingsError(f"{where}.id: must not be empty")
-        if sub.id in seen:
-            raise SettingsError(f"{where}.id: duplicate subscription id {sub.id!r}")
-        seen.add(sub.id)
-        for j, fp in enumerate(sub.key_fingerprints):
+    @field_validator("key_fingerprints")
+    @classmethod
+    def _fingerprints(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for j, fp in enumerate(value):
             if not _FINGERPRINT_RE.match(fp):
-                raise SettingsError(
-                    f"{where}.key_fingerprints[{j}]: expected a lower-case SHA-256 hex digest "
+                raise ValueError(
+                    f"key_fingerprints[{j}]: expected a lower-case SHA-256 hex digest "
                     "(64 characters), not a key"
                 )
+        return value
+
+    @field_validator("settlement_currency")
+    @classmethod
+    def _settlement(cls, value: str) -> str:
         try:
-            settlement = money.currency(sub.settlement_currency)
+            settlement = money.currency(value)
         except money.MoneyError as exc:
-            raise SettingsError(f"{where}.settlement_currency: {exc.message}") from None
+            raise ValueError(exc.message) from None
         if settlement.min_charge_minor is None:
-            raise SettingsError(
-                f"{where}.settlement_currency: Stripe documents no minimum for "
-                f"{settlement.code}; pick a settlement currency from docs.stripe.com/currencies"
+            raise ValueError(
+                f"Stripe documents no minimum for {settlement.code}; pick a settlement currency "
+                "from docs.stripe.com/currencies"
             )
-        for code, amount in sub.minimum_overrides.items():
-            key = f"{where}.minimum_overrides.{code}"
+        return value
+
+    @field_validator("minimum_overrides", mode="before")
+    @classmethod
+    def _overrides(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return value
+        out: dict[str, Any] = {}
+        for code, amount in value.items():
+            if isinstance(amount, float):
+                # Money is never a float: 0.46 unquoted in YAML is one.
+                raise ValueError(f"minimum_overrides.{code}: quote decimal values (\"0.46\")")
             try:
-                cur = money.currency(code)
+                cur = money.currency(str(code))
                 money.to_minor(amount, cur)
             except money.MoneyError as exc:
-                raise SettingsError(f"{key}: {exc.message}") from None
+                raise ValueError(f"minimum_overrides.{code}: {exc.message}") from None
+            out[cur.code] = amount
+        return out
+
+
+class Settings(_Section):
+    server: ServerSettings = ServerSettings()
+    store: StoreSettings = StoreSettings()
+    upstream: UpstreamSettings = UpstreamSettings()
+    rate_limit: RateLimitSettings = RateLimitSettings()
+    idempotency: IdempotencySettings = IdempotencySettings()
+    testmode: EmbeddedTestmodeSettings = EmbeddedTestmodeSettings()
+    subscriptions: Annotated[tuple[SubscriptionSettings, ...], BeforeValidator(_tuple)] = ()
+    # None: the FX table packaged with AMCI (amci/data/fx-rates.yaml).
+    fx_rates_file: StrictStr | None = None
+    log_level: Annotated[Literal[_LEVELS], BeforeValidator(  # type: ignore[valid-type]
+        lambda v: v.upper() if isinstance(v, str) else v
+    )] = "INFO"
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Settings:
+        seen: set[str] = set()
+        for i, sub in enumerate(self.subscriptions):
+            if sub.id in seen:
+                raise ValueError(f"subscriptions[{i}].id: duplicate subscription id {sub.id!r}")
+            seen.add(sub.id)
+        return self
 
 
 # --- loading ---------------------------------------------------------------------------------
 
 
-def load_settings(path: str | Path | None, env: Mapping[str, str] | None = None) -> Settings:
-    """YAML file (optional) + ``AMCI_*`` environment overrides → ``Settings``."""
+def load_settings(
+    path: str | Path | None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """YAML file (optional) + ``AMCI_*`` environment overrides + ``overrides`` (the command
+    line's flags, nested like the YAML) → ``Settings``; ``SettingsError`` names the key."""
     raw: dict[str, Any] = {}
     if path is not None:
         try:
@@ -178,17 +212,27 @@ def load_settings(path: str | Path | None, env: Mapping[str, str] | None = None)
             if not isinstance(loaded, dict):
                 raise SettingsError(f"{path}: the top level must be a mapping")
             raw = loaded
-    apply_env(raw, os.environ if env is None else env)
-    return from_mapping(raw)
+    origins = apply_env(raw, os.environ if env is None else env)
+    for section, values in (overrides or {}).items():
+        node = raw.setdefault(section, {})
+        if isinstance(node, dict):
+            node.update(values)
+    return from_mapping(raw, origins)
 
 
-def apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
+def apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, str]:
+    """Merge ``AMCI_SECTION__KEY=value`` into ``raw`` (values parsed as YAML scalars); returns
+    dotted key → variable name, so an error can name the variable too.
+
+    Done here rather than with pydantic-settings' environment source, which reads only
+    ``os.environ`` and silently skips names that match no field: a typo must be an error."""
+    origins: dict[str, str] = {}
     for name, text in sorted(env.items()):
         if not name.startswith("AMCI_"):
             continue
         path = [part.lower() for part in name[len("AMCI_") :].split("__")]
-        if not path or not all(path):
-            continue
+        if not all(path):
+            raise SettingsError(f"{name}: expected AMCI_<SECTION>__<KEY>")
         try:
             value = yaml.safe_load(text) if text != "" else None
         except yaml.YAMLError:
@@ -201,85 +245,43 @@ def apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
                 node[part] = child
             node = child
         node[path[-1]] = value
+        origins[".".join(path)] = name
+    return origins
 
 
-def from_mapping(raw: Mapping[str, Any]) -> Settings:
-    settings = _build(Settings, raw, "")
-    assert isinstance(settings, Settings)
-    return settings
-
-
-def _build(cls: type[Any], raw: Any, where: str) -> Any:
-    if not isinstance(raw, Mapping):
-        raise SettingsError(f"{where or 'settings'}: expected a mapping, got {type(raw).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(map(str, raw)) - names)
-    if unknown:
-        raise SettingsError(f"{_join(where, unknown[0])}: unknown setting")
-    kwargs = {
-        name: _coerce(hints[name], raw[name], _join(where, name)) for name in names if name in raw
-    }
+def from_mapping(raw: Mapping[str, Any], origins: Mapping[str, str] | None = None) -> Settings:
     try:
-        return cls(**kwargs)
-    except TypeError as exc:  # a required field is missing
-        missing = [
-            f.name
-            for f in dataclasses.fields(cls)
-            if f.default is dataclasses.MISSING
-            and f.default_factory is dataclasses.MISSING
-            and f.name not in raw
-        ]
-        if missing:
-            raise SettingsError(f"{_join(where, missing[0])}: required") from None
-        raise SettingsError(f"{where}: {exc}") from None
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise SettingsError(describe(exc, origins)) from None
 
 
-def _join(where: str, name: str) -> str:
-    return f"{where}.{name}" if where else name
-
-
-def _coerce(tp: Any, value: Any, where: str) -> Any:
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        return _coerce(inner[0], value, where)
-    if dataclasses.is_dataclass(tp):
-        return _build(tp, value, where)  # type: ignore[arg-type]
-    if origin is tuple:
-        if value is None:
-            return ()
-        if not isinstance(value, list | tuple):
-            raise SettingsError(f"{where}: expected a list")
-        return tuple(_coerce(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
-    if origin in (Mapping, dict) or tp is Mapping:
-        if value is None:
-            return MappingProxyType({})
-        if not isinstance(value, Mapping):
-            raise SettingsError(f"{where}: expected a mapping")
-        return MappingProxyType(
-            {str(k).upper(): _coerce(args[1], v, f"{where}.{k}") for k, v in value.items()}
-        )
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise SettingsError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise SettingsError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise SettingsError(f"{where}: expected a number, got {value!r}")
-        return float(value)
-    if tp is str:
-        if isinstance(value, float):
-            # Money is never a float: 0.46 unquoted in YAML is one.
-            raise SettingsError(f"{where}: expected a string; quote decimal values (\"0.46\")")
-        if isinstance(value, bool) or not isinstance(value, str | int):
-            raise SettingsError(f"{where}: expected a string, got {value!r}")
-        return str(value)
-    raise SettingsError(f"{where}: unsupported setting type {tp!r}")  # pragma: no cover
+def describe(exc: ValidationError, origins: Mapping[str, str] | None = None) -> str:
+    """The first error of a settings model as one line naming the key: ``unknown setting
+    upstream.test_api_bas (from AMCI_UPSTREAM__TEST_API_BAS)``, ``server.port: …``."""
+    err = exc.errors(include_url=False)[0]
+    where = ""
+    for part in err["loc"]:
+        where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
+    source = (origins or {}).get(where)
+    tail = f" (from {source})" if source else ""
+    if err["type"] == "extra_forbidden":
+        return f"unknown setting {where}{tail}"
+    if err["type"] == "missing":
+        return f"{where}: required{tail}"
+    message = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "literal_error" and where == "log_level":
+        message = f"expected one of {', '.join(_LEVELS)}, got {err['input']!r}"
+    elif "input" in err and err["type"].endswith("_type"):
+        message += f", got {err['input']!r}"
+    if not where:
+        return message + tail
+    # A validator's message may already start with the field's own name.
+    leaf = where.rsplit(".", 1)[-1]
+    if message.startswith(f"{leaf}."):
+        where = where.rsplit(".", 1)[0] if "." in where else ""
+        return f"{where}.{message}{tail}" if where else message + tail
+    if message.startswith(f"{leaf}["):
+        where = where.rsplit(".", 1)[0] if "." in where else ""
+        return f"{where}.{message}{tail}" if where else message + tail
+    return f"{where}: {message}{tail}"

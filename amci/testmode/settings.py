@@ -1,25 +1,34 @@
-"""Settings of the test-mode server: one frozen dataclass, every default usable as is."""
+"""Settings of the test-mode server: one frozen pydantic model, every default usable as is;
+unknown keys are errors (``extra="forbid"``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 
-@dataclass(frozen=True)
-class TestmodeSettings:
+class TestmodeSettings(BaseModel):
     __test__ = False  # not a pytest test class despite the name
 
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
     # SQLite file holding every account's objects; None (or ":memory:") keeps them in memory.
-    db_path: str | None = None
+    db_path: StrictStr | None = None
     # The simulated account's settlement currency: Stripe's minimum charge is per settlement
     # currency (docs.stripe.com/currencies, "Minimum charge amount by currency").
-    settlement_currency: str = "usd"
+    settlement_currency: StrictStr = "usd"
     # Stripe's sandbox limit is 25 requests/s (docs.stripe.com/rate-limits); None switches it off.
-    rate_limit_per_second: float | None = 25.0
+    rate_limit_per_second: Annotated[float, Field(gt=0)] | None = 25.0
     # "keys expire out of the system after 24 hours" (docs.stripe.com/error-low-level).
-    idempotency_ttl_seconds: int = 86400
+    idempotency_ttl_seconds: Annotated[StrictInt, Field(gt=0)] = 86400
     # "Usually, an authorization for an online card payment is valid for 7 days."
     # (docs.stripe.com/payments/place-a-hold-on-a-payment-method)
-    authorization_validity_seconds: int = 7 * 86400
+    authorization_validity_seconds: Annotated[StrictInt, Field(gt=0)] = 7 * 86400
     # YAML FX table (amci.money.load_fx shape); None uses the packaged one.
-    fx_rates_file: str | None = None
+    fx_rates_file: StrictStr | None = None
+    # The base URL browsers use to reach this server (its 3D Secure pages); None: the address
+    # it listens on.
+    public_url: StrictStr | None = None
+    # A client must finish sending its request headers within this many seconds.
+    request_header_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0

@@ -145,7 +145,7 @@ def make_settings(tmp_path: Path, test_api_base: str | None, **over: Any) -> Set
         testmode=EmbeddedTestmodeSettings(db_path=None, rate_limit_per_second=None),
         subscriptions=SUBSCRIPTIONS,
     )
-    return dataclasses.replace(base, **over)
+    return base.model_copy(update=over)
 
 
 StackFactory = Callable[..., Awaitable[Stack]]

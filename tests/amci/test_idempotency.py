@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -97,8 +96,8 @@ async def test_stripe_dedupes_the_derived_key(make_stack: Any, aiohttp_client: A
     Stripe (here: the test-mode server) answers with the first payment."""
     stack = await make_stack()
     s1, first, _ = await stack.post(PAY, body(stack), idem="lost-1")
-    lost = dataclasses.replace(
-        stack.settings, store=StoreSettings(db_path=str(tmp_path / "fresh.sqlite3"))
+    lost = stack.settings.model_copy(
+        update={"store": StoreSettings(db_path=str(tmp_path / "fresh.sqlite3"))}
     )
     fresh = await aiohttp_client(create_app(lost))
     resp = await fresh.post(PAY, json=body(stack), headers={**stack.basic(),

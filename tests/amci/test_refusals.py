@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 from typing import Any
 
 import pytest
@@ -122,8 +121,8 @@ async def test_payment_refused_before_the_network(
     make_stack: Any, body: dict[str, Any], status: int, code: str, param: str,
     message: str | None,
 ) -> None:
-    acme = dataclasses.replace(
-        make_stack_subscriptions()[0], minimum_overrides={"CHF": "0.46"}
+    acme = make_stack_subscriptions()[0].model_copy(
+        update={"minimum_overrides": {"CHF": "0.46"}}
     )
     stack = await make_stack(subscriptions=(acme, *make_stack_subscriptions()[1:]))
     got_status, got, _ = await stack.post(PAY, body, idem="refused-1")
@@ -268,8 +267,8 @@ async def test_upstream_down(make_stack: Any, unused_tcp_port: int) -> None:
 
     stack = await make_stack()
     dead = f"http://127.0.0.1:{unused_tcp_port}"
-    down = await make_stack(upstream=dataclasses.replace(stack.settings.upstream,
-                                                         test_api_base=dead))
+    down = await make_stack(upstream=stack.settings.upstream.model_copy(
+        update={"test_api_base": dead}))
     status, err, _ = await down.post(PAY, payment(), idem="down-1")
     assert status == 503, err
     assert (err["error"]["type"], err["error"]["code"]) == ("api_error", "upstream_unavailable")

@@ -5,7 +5,6 @@ that key (docs.stripe.com/api/idempotent_requests, stripe-facts §10)."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,8 +76,8 @@ async def test_retries_reuse_the_idempotency_key(
     """A 503 from Stripe is retried by the SDK (``max_network_retries``) with the same key."""
     seen = Seen(fail_first=1)
     stack = await _stack(make_stack, aiohttp_server, seen)
-    settings = dataclasses.replace(
-        stack.settings, upstream=dataclasses.replace(stack.settings.upstream, max_network_retries=1)
+    settings = stack.settings.model_copy(update={
+        "upstream": stack.settings.upstream.model_copy(update={"max_network_retries": 1})}
     )
     retrying = await aiohttp_client(create_app(settings))
     resp = await retrying.post(

@@ -66,3 +66,36 @@ async def test_serve_with_shipped_config(tmp_path: Path, unused_tcp_port: int) -
     assert proc.returncode == 0, err
     assert (tmp_path / "amci.sqlite3").exists()
     assert b"sk_test_anything_goes" not in out + err
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "expected"),
+    [
+        (["serve", "--config", "missing.yaml"], {}, "amci serve: missing.yaml: no such file"),
+        (["serve", "--config", str(ROOT / "config" / "amci.yaml")], {"AMCI_LOG_LEVEL": "LOUD"},
+         "log_level: expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got 'LOUD' "
+         "(from AMCI_LOG_LEVEL)"),
+        (["serve", "--config", str(ROOT / "config" / "amci.yaml")],
+         {"AMCI_UPSTREAM__TEST_API_BAS": "http://127.0.0.1:1"},
+         "unknown setting upstream.test_api_bas (from AMCI_UPSTREAM__TEST_API_BAS)"),
+        (["serve", "--config", str(ROOT / "config" / "amci.yaml"), "--port", "70000"], {},
+         "server.port"),
+        (["stripe-testmode", "--config", "missing.yaml"], {},
+         "amci stripe-testmode: missing.yaml: cannot read"),
+        (["stripe-testmode", "--config", "typo.yaml"], {},
+         "amci stripe-testmode: typo.yaml: unknown setting rate_limit_per_secnd"),
+    ],
+)
+def test_bad_configuration_exits_with_one_line(
+    tmp_path: Path, argv: list[str], env: dict[str, str], expected: str
+) -> None:
+    (tmp_path / "typo.yaml").write_text("stripe_testmode:\n  rate_limit_per_secnd: 5\n")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("AMCI_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "amci", *argv], cwd=tmp_path, env={**clean, **env},
+        capture_output=True, text=True, timeout=30, check=False,
+    )
+    assert proc.returncode != 0
+    assert expected in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert proc.stdout == ""

@@ -79,3 +79,61 @@ def test_fingerprints_not_keys() -> None:
 
     ok = from_mapping({"subscriptions": [{"id": "a", "key_fingerprints": [fp]}]})
     assert ok.subscriptions[0].key_fingerprints == (fp,)
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "env", "message"),
+    [
+        ("", {"AMCI_UPSTREAM__TEST_API_BAS": "http://x"},
+         "unknown setting upstream.test_api_bas (from AMCI_UPSTREAM__TEST_API_BAS)"),
+        ("", {"AMCI_LOG_LEVL": "DEBUG"}, "unknown setting log_levl (from AMCI_LOG_LEVL)"),
+        ("upstream:\n  test_api_bas: x\n", {}, "unknown setting upstream.test_api_bas"),
+        ("subscriptions:\n  - id: a\n    actve: true\n", {},
+         "unknown setting subscriptions[0].actve"),
+        ("log_level: LOUD\n", {}, "log_level: expected one of DEBUG, INFO, WARNING, ERROR, "
+         "CRITICAL, got 'LOUD'"),
+        ("server:\n  request_header_timeout_seconds: 0\n", {},
+         "server.request_header_timeout_seconds"),
+        ("server:\n  port: '8080'\n", {}, "server.port"),  # a string is not a port
+        ("server:\n  port: 70000\n", {}, "server.port"),
+        ("", {"AMCI_SERVER__PORT": "70000"}, "server.port: Input should be less than or equal "
+         "to 65535 (from AMCI_SERVER__PORT)"),
+        ("", {"AMCI__PORT": "1"}, "AMCI__PORT"),
+    ],
+)
+def test_typos_and_bad_values_are_errors_naming_the_key(
+    tmp_path: Path, yaml_text: str, env: dict[str, str], message: str
+) -> None:
+    cfg = tmp_path / "amci.yaml"
+    cfg.write_text(yaml_text)
+    with pytest.raises(SettingsError) as err:
+        load_settings(cfg, env=env)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_new_settings_and_their_defaults(tmp_path: Path) -> None:
+    settings = load_settings(None, env={})
+    assert settings.server.request_header_timeout_seconds == 10.0
+    assert settings.testmode.public_url is None
+    cfg = tmp_path / "amci.yaml"
+    cfg.write_text("server:\n  request_header_timeout_seconds: 2.5\nlog_level: debug\n")
+    settings = load_settings(cfg, env={"AMCI_TESTMODE__PUBLIC_URL": "http://amci.example:8080"},
+                             overrides={"server": {"port": 0}})
+    assert settings.server.request_header_timeout_seconds == 2.5
+    assert settings.server.port == 0
+    assert settings.testmode.public_url == "http://amci.example:8080"
+    assert settings.log_level == "DEBUG"
+
+
+def test_testmode_settings_refuse_unknown_keys() -> None:
+    from pydantic import ValidationError
+
+    from amci.testmode.settings import TestmodeSettings
+
+    assert TestmodeSettings().public_url is None
+    assert TestmodeSettings().request_header_timeout_seconds == 10.0
+    with pytest.raises(ValidationError):
+        TestmodeSettings.model_validate({"db_pth": "x"})
+    with pytest.raises(ValidationError):
+        TestmodeSettings(request_header_timeout_seconds=0)

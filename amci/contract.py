@@ -1,0 +1,417 @@
+"""AMCI's HTTP contract, written once: typed request and response models (pydantic v2) from which
+both the request validation and the served OpenAPI 3.1 document (``amci.openapi_doc``) come.
+
+The human form is docs/amci-api.md. Pure: no aiohttp, no stripe, no I/O.
+
+``parse(Model, raw)`` is the one way a handler reads a body. Before any JSON parsing it bounds the
+body's size and nesting depth (Python's ``json`` recurses once per level: 60,000 ``[`` would
+exhaust the stack) and refuses integers longer than any field takes; after parsing it refuses
+strings that are not valid Unicode (lone surrogates from ``\\ud800`` escapes, which the Stripe SDK
+cannot encode); then the model checks fields, types, lengths and enums, and refuses unknown
+fields as Stripe does (``parameter_unknown``, docs.stripe.com/error-codes#parameter-unknown).
+Every refusal is an ``InvalidRequest`` (400) naming the field, dotted: ``card.number``,
+``metadata.k``, ``enabled_brands[1]``. Stripe's own rules on the values (currencies, amounts,
+card data, brands) are ``amci.policy``'s.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    ValidationError,
+)
+from pydantic_core import ErrorDetails
+
+from amci.errors import InvalidRequest
+
+MAX_BODY = 64 * 1024
+MAX_DEPTH = 32  # AMCI's bodies nest three levels deep; anything past 32 is not a request
+MAX_INT_DIGITS = 12  # the longest integer field is a 4-digit year
+ID_PATTERN = r"^[A-Za-z0-9_]{1,255}$"
+
+# Stripe's metadata limits (docs.stripe.com/metadata): 50 keys, keys up to 40 characters, values
+# up to 500. AMCI sets ``reference`` and ``customer_reference`` itself, which leaves 48.
+RESERVED_METADATA = ("reference", "customer_reference")
+MAX_METADATA_KEYS = 48
+
+# The spec's four brands, by the names a billing system may use → Stripe's ``card.brand`` value.
+BRAND_ALIASES: Mapping[str, str] = {
+    "visa": "visa",
+    "mastercard": "mastercard",
+    "master card": "mastercard",
+    "amex": "amex",
+    "american express": "amex",
+    "americanexpress": "amex",
+    "discover": "discover",
+}
+_DOCUMENTED_BRAND_NAMES = [
+    "visa", "mastercard", "amex", "discover", "VISA", "MasterCard", "American Express", "Discover",
+]
+
+
+class Strict(BaseModel):
+    """Every model: unknown fields refused, no coercion between JSON types."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+# --- field types ---------------------------------------------------------------------------------
+
+
+def _brand(name: str) -> str:
+    brand = BRAND_ALIASES.get(name.strip().lower())
+    if brand is None:
+        raise ValueError("Unknown card brand; use visa, mastercard, amex or discover.")
+    return brand
+
+
+def _metadata_key(key: str) -> str:
+    if key in RESERVED_METADATA:
+        raise ValueError(
+            "'reference' and 'customer_reference' are set from the request's reference fields."
+        )
+    return key
+
+
+Money = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?$", max_length=32),
+    Field(
+        description="Decimal string in major units of the currency (\"10.00\", \"500\" for JPY, "
+        "\"1.230\" for KWD); ASCII digits only. Never a float.",
+        examples=["10.00"],
+    ),
+]
+Brand = Annotated[
+    str,
+    StringConstraints(max_length=32),
+    AfterValidator(_brand),
+    Field(json_schema_extra={"enum": _DOCUMENTED_BRAND_NAMES}),
+]
+EnabledBrands = Annotated[
+    list[Brand],
+    Field(
+        min_length=1,
+        max_length=16,
+        description="Brands the payment system enables: visa, mastercard, amex, discover (any "
+        "case; \"American Express\", \"MasterCard\" accepted). A card of another brand is "
+        "refused with card_brand_not_enabled before any Stripe call.",
+    ),
+]
+MetadataKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=40), AfterValidator(_metadata_key)
+]
+Metadata = Annotated[
+    dict[MetadataKey, Annotated[str, StringConstraints(max_length=500)]],
+    Field(
+        max_length=MAX_METADATA_KEYS,
+        description="Up to 48 string keys (≤ 40 characters) with string values (≤ 500 "
+        "characters); 'reference' and 'customer_reference' are reserved.",
+    ),
+]
+ObjectId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+
+
+Text8 = Annotated[str, StringConstraints(max_length=8)]
+Text16 = Annotated[str, StringConstraints(max_length=16)]
+Text64 = Annotated[str, StringConstraints(max_length=64)]
+Text256 = Annotated[str, StringConstraints(max_length=256)]
+Text500 = Annotated[str, StringConstraints(max_length=500)]
+Text512 = Annotated[str, StringConstraints(max_length=512)]
+Text1000 = Annotated[str, StringConstraints(max_length=1000)]
+
+
+# --- requests ------------------------------------------------------------------------------------
+
+
+class CardIn(Strict):
+    number: Annotated[Text64, Field(description="Card number: digits; spaces and dashes allowed.")]
+    exp_month: Annotated[StrictInt, Field(description="1–12 (invalid_expiry_month otherwise).")]
+    exp_year: Annotated[StrictInt, Field(description="4 digits, or 2.")]
+    cvc: Annotated[Text8 | None, Field(
+        description="Optional (\"full card info except CVV\"): 4 digits for Amex, 3 otherwise."
+    )] = None
+    holder: Annotated[Text256 | None, Field(description="The cardholder's name.")] = None
+
+
+class CustomerIn(Strict):
+    email: Annotated[Text512 | None, Field(
+        description="Required when saving a card (email_required)."
+    )] = None
+    name: Text256 | None = None
+    reference: Annotated[Text500 | None, Field(
+        description="The billing system's customer id."
+    )] = None
+
+
+class SaveCardRequest(Strict):
+    card: CardIn
+    customer: Annotated[CustomerIn | None, Field(
+        description="customer.email is required (email_required otherwise)."
+    )] = None
+    enabled_brands: EnabledBrands | None = None
+
+
+class PaymentRequest(Strict):
+    """Exactly one of ``token`` or ``card``."""
+
+    amount: Money
+    currency: Annotated[Text16, Field(description="ISO 4217 code, any case (\"USD\").")]
+    capture: Annotated[StrictBool, Field(
+        description="true: sale; false: authorization (capture within 7 days)."
+    )] = True
+    token: Annotated[ObjectId | None, Field(description="A saved card token (pm_…).")] = None
+    card: CardIn | None = None
+    customer: CustomerIn | None = None
+    enabled_brands: EnabledBrands | None = None
+    description: Text1000 | None = None
+    reference: Annotated[Text500 | None, Field(
+        description="The billing system's payment id."
+    )] = None
+    metadata: Metadata | None = None
+
+
+class CaptureRequest(Strict):
+    amount: Annotated[Money | None, Field(description="Partial capture; omit for all.")] = None
+
+
+RefundReason = Literal["duplicate", "fraudulent", "requested_by_customer"]
+
+
+class RefundRequest(Strict):
+    amount: Annotated[Money | None, Field(
+        description="Omit to refund everything still refundable."
+    )] = None
+    reason: RefundReason | None = None
+
+
+# --- responses -----------------------------------------------------------------------------------
+
+
+class CardToken(Strict):
+    object: Literal["card_token"] = "card_token"
+    token: Annotated[str, Field(description="pm_…")]
+    customer: Annotated[str, Field(description="cus_…")]
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+    livemode: bool
+
+
+class DeletedCardToken(Strict):
+    object: Literal["card_token"] = "card_token"
+    token: str
+    deleted: Literal[True] = True
+
+
+class PaymentCard(Strict):
+    brand: str | None
+    last4: str | None
+    exp_month: int | None
+    exp_year: int | None
+
+
+PaymentStatus = Literal[
+    # Every PaymentIntent status (docs.stripe.com/payments/paymentintents/lifecycle).
+    "requires_payment_method", "requires_confirmation", "requires_action", "processing",
+    "requires_capture", "canceled", "succeeded",
+]
+
+
+class Payment(Strict):
+    object: Literal["payment"] = "payment"
+    id: str
+    status: PaymentStatus
+    amount: Money
+    amount_minor: int
+    currency: str
+    amount_capturable: Money
+    amount_received: Money
+    amount_refunded: Money
+    capture: bool
+    charge: str | None
+    card: PaymentCard | None
+    customer: str | None
+    description: str | None
+    reference: str | None
+    customer_reference: Annotated[str | None, Field(
+        description="customer.reference as sent with the payment."
+    )]
+    metadata: dict[str, str]
+    livemode: bool
+    created: int | None
+
+
+class Refund(Strict):
+    object: Literal["refund"] = "refund"
+    id: str
+    payment: str
+    amount: Money
+    amount_minor: int
+    currency: str
+    status: str | None
+    reason: str | None = None
+    created: int | None
+
+
+class ErrorBody(Strict):
+    type: Literal["invalid_request_error", "card_error", "idempotency_error", "api_error"]
+    code: str | None = None
+    decline_code: str | None = None
+    param: Annotated[str | None, Field(description="The field, dotted: card.number.")] = None
+    message: Annotated[str, Field(description="Safe to show to an end user as is.")]
+    payment: Annotated[str | None, Field(description="The payment id, when one exists.")] = None
+
+
+class Error(Strict):
+    """Stripe's error envelope (docs.stripe.com/api/errors); null fields are omitted."""
+
+    error: ErrorBody
+
+
+class Health(Strict):
+    status: Literal["ok"]
+
+
+class Ready(Strict):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, bool]
+
+
+def dump(model: BaseModel) -> dict[str, Any]:
+    """A response model as JSON-ready data (``Refund`` omits a null reason, as Stripe does)."""
+    data = model.model_dump(mode="json")
+    if isinstance(model, Refund) and data.get("reason") is None:
+        data.pop("reason", None)
+    return data
+
+
+# --- parsing -------------------------------------------------------------------------------------
+
+M = TypeVar("M", bound=BaseModel)
+
+_STRING_RE = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKET_RE = re.compile(rb"[\[\]{}]")
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def parse(model: type[M], raw: bytes) -> M:
+    """A request body → ``model``, or ``InvalidRequest`` naming the field. An empty body is
+    ``{}``."""
+    return validate(model, load_json(raw))
+
+
+def load_json(raw: bytes) -> dict[str, Any]:
+    if len(raw) > MAX_BODY:
+        raise InvalidRequest("parameter_invalid", "Request body too large.")
+    if not raw.strip():
+        return {}
+    if _depth(raw) > MAX_DEPTH:
+        raise InvalidRequest(
+            "parameter_invalid", f"The request body nests more than {MAX_DEPTH} levels deep."
+        )
+    try:
+        body = json.loads(raw, parse_int=_bounded_int)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequest("parameter_invalid", "The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("parameter_invalid", "The request body must be a JSON object.")
+    where = _surrogate(body, "")
+    if where is not None:
+        raise InvalidRequest(
+            "parameter_invalid",
+            "Strings must be valid Unicode (a lone surrogate such as \\ud800 is not).",
+            param=where or None,
+        )
+    return body
+
+
+def validate(model: type[M], data: Mapping[str, Any]) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        # A misspelled field also leaves the intended one missing: name the misspelling.
+        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+        raise _refusal(first) from None
+
+
+def _depth(raw: bytes) -> int:
+    """The deepest bracket nesting outside strings (a cheap pre-scan: no recursion)."""
+    depth = deepest = 0
+    for match in _BRACKET_RE.finditer(_STRING_RE.sub(b'""', raw)):
+        if match.group() in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def _bounded_int(text: str) -> int:
+    if len(text) > MAX_INT_DIGITS:
+        raise ValueError("integer too long")
+    return int(text)
+
+
+def _surrogate(node: Any, where: str) -> str | None:
+    """The dotted path of the first string (or key) holding a surrogate, else None."""
+    if isinstance(node, str):
+        return where if _SURROGATE_RE.search(node) else None
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if _SURROGATE_RE.search(key):
+                return where
+            found = _surrogate(value, f"{where}.{key}" if where else key)
+            if found is not None:
+                return found
+    if isinstance(node, list):
+        for i, value in enumerate(node):
+            found = _surrogate(value, f"{where}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
+def _param(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if part == "[key]":
+            continue
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out[:200]
+
+
+def _refusal(err: ErrorDetails) -> InvalidRequest:
+    param = _param(err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        # Stripe: "Received unknown parameter: foo" (code parameter_unknown).
+        return InvalidRequest(
+            "parameter_unknown", f"Received unknown parameter: {param}", param=param
+        )
+    if kind == "missing":
+        return InvalidRequest(
+            "parameter_missing", f"Missing required param: {param}.", param=param
+        )
+    message = err["msg"].removeprefix("Value error, ")
+    if kind == "string_pattern_mismatch" and param.split(".")[-1] == "amount":
+        message = "Amount must be a decimal string of ASCII digits such as \"10.00\"."
+    elif kind == "string_pattern_mismatch":
+        message = "The value has an invalid format."
+    return InvalidRequest("parameter_invalid", f"Invalid {param}: {message}", param=param or None)
