@@ -11,6 +11,7 @@ config overrides.)
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
@@ -35,6 +36,9 @@ send it twice: the second answer is the first one, replayed):
 The README walks through the billing client. Ctrl-C stops both.
 """
 START_TIMEOUT_S = 30.0
+BC_CONFIG = "config/billing_client.yaml"
+TOKEN_FILE = Path("var/billing-client.token")
+TOKEN_NAME = "make-run"  # noqa: S105 - the token's name, not the token
 
 
 def _wait_healthy(name: str, proc: subprocess.Popen[bytes], url: str) -> None:
@@ -51,6 +55,49 @@ def _wait_healthy(name: str, proc: subprocess.Popen[bytes], url: str) -> None:
             pass
         time.sleep(0.1)
     raise SystemExit(f"{name} did not answer {url} within {START_TIMEOUT_S:.0f} s")
+
+
+def _billing_client_command(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own module, fixed arguments
+        [sys.executable, "-m", "billing_client", *args, "--config", BC_CONFIG],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+
+
+def _token_works(bc_url: str, token: str) -> bool:
+    request = urllib.request.Request(  # noqa: S310 - loopback URL we built
+        f"{bc_url}/api/currencies", headers={"Authorization": f"Bearer {token}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback
+            return bool(response.status == 200)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 401:
+            return False
+        raise
+
+
+def _api_token(bc_url: str) -> None:
+    """The billing client's API token for the README walkthrough: made on first start with
+    ``billing-client create-token`` (the launcher never imports billing_client), shown once, kept
+    in var/billing-client.token (0600); later starts reuse it. If the file is gone or the store
+    no longer knows it (a fresh database), the old one is revoked and a new one made."""
+    if TOKEN_FILE.exists() and _token_works(bc_url, TOKEN_FILE.read_text().strip()):
+        print(f"billing client API token: in {TOKEN_FILE} (Authorization: Bearer …)", flush=True)
+        return
+    _billing_client_command("revoke-token", "--name", TOKEN_NAME)  # fails if there is none
+    made = _billing_client_command("create-token", "--name", TOKEN_NAME)
+    if made.returncode != 0:
+        raise SystemExit(f"could not create the billing client's API token: {made.stderr.strip()}")
+    token = made.stdout.strip()
+    TOKEN_FILE.unlink(missing_ok=True)
+    fd = os.open(TOKEN_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(token + "\n")
+    print(
+        f"billing client API token (shown once, kept in {TOKEN_FILE}, mode 0600):\n  {token}",
+        flush=True,
+    )
 
 
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
@@ -93,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             "--host", HOST, "--port", str(bc_port), "--amci", amci_url,
         )
         _wait_healthy("billing client", bc, f"{bc_url}/healthz")
+        _api_token(bc_url)
         print(BANNER.format(amci=amci_url, bc=bc_url), flush=True)
         while all(proc.poll() is None for proc in procs):
             time.sleep(0.5)

@@ -4,6 +4,9 @@ Everything with a lifetime (SQLite, the HTTP session to AMCI) is opened and clos
 ``cleanup_ctx`` generator. The network is injected: pass ``session`` to share one (it is then
 not closed here); AMCI's address comes from ``settings.amci_url``.
 
+Middlewares: ``error_middleware`` (outermost: request id, log, metrics, the error envelope) around
+``access_middleware`` (API token and JSON-only bodies on ``/api``; see ``access.py``).
+
 The background reconciler (``reconciler.py``) is a second ``cleanup_ctx``, after the first: it
 starts once storage and AMCI are ready and is cancelled before they close. ``on_reconcile_pass``
 is called after every pass (tests synchronise on it instead of sleeping).
@@ -22,16 +25,20 @@ import aiohttp
 from aiohttp import web
 
 from billing_client import keys
+from billing_client.access import access_middleware, check_routes
 from billing_client.amci_client import AmciClient
+from billing_client.api.routes import ROUTES
+from billing_client.auth import Tokens
 from billing_client.crypto import Vault
 from billing_client.errors import BillingError
-from billing_client.handlers import ROUTES, error_middleware
 from billing_client.logs import log
 from billing_client.metrics import Metrics
+from billing_client.middleware import error_middleware
 from billing_client.reconciler import OnPass, run_reconciler
-from billing_client.service import Billing
 from billing_client.settings import Settings, SettingsError
 from billing_client.storage import Storage
+from billing_client.usecases import demo
+from billing_client.usecases.context import Context
 
 logger = logging.getLogger("billing_client")
 
@@ -43,12 +50,16 @@ def create_app(
     clock: Callable[[], float] = time.time,
     on_reconcile_pass: OnPass | None = None,
 ) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=256 * 1024)
+    # The error middleware is outermost: it renders the access middleware's 401/415 too.
+    app = web.Application(
+        middlewares=[error_middleware, access_middleware], client_max_size=256 * 1024
+    )
     app[keys.SETTINGS] = settings
     app[keys.METRICS] = Metrics()
     app[keys.OPENAPI] = resources.files("billing_client").joinpath("openapi.json").read_bytes()
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, handler)
+    check_routes(app)
 
     async def resources_ctx(app: web.Application) -> AsyncIterator[None]:
         storage = Storage(settings.db_path)
@@ -65,16 +76,17 @@ def create_app(
                 metrics=app[keys.METRICS],
                 timeout_seconds=settings.amci_timeout_seconds,
             )
-            billing = Billing(
+            usecases = Context(
                 storage, Vault(settings.encryption_key), amci, app[keys.METRICS], clock=clock
             )
             app[keys.STORAGE] = storage
+            app[keys.TOKENS] = Tokens(storage, clock=clock)
             app[keys.AMCI] = amci
-            app[keys.BILLING] = billing
+            app[keys.USECASES] = usecases
             if settings.demo is not None:
                 try:
-                    ps_id = await billing.seed_payment_system(
-                        settings.demo.payment_system, settings.demo.currencies
+                    ps_id = await demo.seed_payment_system(
+                        usecases, settings.demo.payment_system, settings.demo.currencies
                     )
                 except BillingError as exc:
                     raise SettingsError(
@@ -94,7 +106,7 @@ def create_app(
             yield
             return
         task = asyncio.create_task(
-            run_reconciler(app[keys.BILLING], interval, on_pass=on_reconcile_pass),
+            run_reconciler(app[keys.USECASES], interval, on_pass=on_reconcile_pass),
             name="billing-client-reconciler",
         )
         app[keys.RECONCILER] = task

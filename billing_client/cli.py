@@ -1,11 +1,14 @@
 """`billing-client` command line: the only place that reads argv, config files and the environment.
 
 billing-client serve [--config config/billing_client.yaml] [--host H] [--port P] [--amci URL]
+billing-client create-token --name NAME [--config …] [--db FILE]   (prints the token, once)
+billing-client revoke-token --name NAME [--config …] [--db FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import os
 import sys
@@ -15,7 +18,9 @@ from aiohttp import web
 
 from billing_client import logs
 from billing_client.app import create_app
+from billing_client.auth import TokenError, Tokens
 from billing_client.settings import SettingsError, load_settings
+from billing_client.storage import Storage, StorageError
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -56,6 +61,50 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _db_path(args: argparse.Namespace) -> str:
+    """The store ``serve`` would use with the same ``--config``/``--db`` (and environment)."""
+    settings = load_settings(args.config, os.environ)
+    return str(args.db or settings.db_path)
+
+
+async def _with_tokens(db_path: str, name: str, create: bool) -> str | None:
+    storage = Storage(db_path)
+    await storage.open()
+    try:
+        tokens = Tokens(storage)
+        if create:
+            return (await tokens.create(name)).reveal()
+        await tokens.revoke(name)
+        return None
+    finally:
+        await storage.close()
+
+
+def _token_command(args: argparse.Namespace, *, create: bool) -> int:
+    try:
+        db_path = _db_path(args)
+    except SettingsError as exc:
+        print(f"billing-client: configuration error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        token = asyncio.run(_with_tokens(db_path, args.name, create))
+    except (TokenError, StorageError) as exc:
+        print(f"billing-client: {exc}", file=sys.stderr)
+        return 1
+    if token is not None:
+        # The one place the plaintext is shown: stdout alone (scripts capture it), the notice on
+        # stderr.
+        print(token, flush=True)
+        print(
+            f"billing-client: API token {args.name!r} created; it is shown only this once "
+            "(the store keeps its SHA-256 only).",
+            file=sys.stderr,
+        )
+    else:
+        print(f"billing-client: API token {args.name!r} revoked.", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="billing-client", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -66,6 +115,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--amci", help="AMCI base URL, e.g. http://127.0.0.1:8080")
     serve.add_argument("--db", help="SQLite file (default var/billing_client.sqlite3)")
     serve.set_defaults(func=_serve)
+    for command, create, help_ in (
+        ("create-token", True, "create an API token for /api and print it (once)"),
+        ("revoke-token", False, "revoke an API token by name"),
+    ):
+        tok = sub.add_parser(command, help=help_)
+        tok.add_argument("--name", required=True, help="unique name, e.g. the integration's")
+        tok.add_argument("--config", default="config/billing_client.yaml")
+        tok.add_argument("--db", help="SQLite file (default: storage.db_path of the config)")
+        tok.set_defaults(func=lambda a, create=create: _token_command(a, create=create))
     return parser
 
 

@@ -5,11 +5,13 @@
     BillingError                      status  type
     ├── InvalidRequest                400     invalid_request_error   (param names the field)
     │   └── PaymentRefused            400/402 (AMCI's or our own end-user refusal, + transaction)
+    ├── Unauthenticated               401     invalid_request_error   (no valid API token)
     ├── CardError                     402     card_error              (local card checks)
     ├── NotFound                      404     invalid_request_error   resource_missing
     ├── Conflict                      409     invalid_request_error
     ├── IdempotencyError              400     idempotency_error
     ├── IdempotencyInUse              409     invalid_request_error   idempotency_key_in_use
+    ├── UnsupportedMediaType          415     invalid_request_error   (/api body not JSON)
     └── AmciUnavailable               502     api_error               (AMCI down / timed out)
 
 Body: ``{"error": {"type", "code", "param", "message", ...}}`` with null fields omitted, the
@@ -30,6 +32,8 @@ class BillingError(Exception):
     status = 400
     type = "invalid_request_error"
     code: str | None = None
+    # Extra response headers (``WWW-Authenticate`` on a 401).
+    headers: dict[str, str] | None = None
 
     def __init__(
         self,
@@ -94,6 +98,26 @@ class IdempotencyError(BillingError):
 class IdempotencyInUse(BillingError):
     status = 409
     code = "idempotency_key_in_use"
+
+
+class Unauthenticated(BillingError):
+    """One answer for a missing, malformed, unknown or revoked token: nothing to guess from."""
+
+    status = 401
+    code = "authentication_required"
+    # RFC 6750 §3: a 401 for a bearer-token resource names the scheme.
+    headers = {"WWW-Authenticate": 'Bearer realm="billing-client"'}  # noqa: RUF012 - constant
+
+    def __init__(self) -> None:
+        super().__init__(
+            "A valid API token is required: send it as 'Authorization: Bearer <token>' "
+            "(create one with: billing-client create-token --name NAME)."
+        )
+
+
+class UnsupportedMediaType(BillingError):
+    status = 415
+    code = "unsupported_media_type"
 
 
 class AmciUnavailable(BillingError):

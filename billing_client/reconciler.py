@@ -1,8 +1,8 @@
 """The background reconciler: pending transactions complete by themselves once AMCI is back.
 
-Every ``reconcile.interval_seconds`` it runs ``Billing.reconcile_pending()``, which resends each
-retryable pending transaction under its own stored Idempotency-Key (so nothing is charged
-twice). The sleep is scheduling, not synchronisation: tests wait on ``on_pass`` instead.
+Every ``reconcile.interval_seconds`` it runs ``usecases.reconcile.reconcile_pending()``, which
+resends each retryable pending transaction under its own stored Idempotency-Key (so nothing is
+charged twice). The sleep is scheduling, not synchronisation: tests wait on ``on_pass`` instead.
 
 A pass that raises is logged and the loop carries on; cancelling the task (application
 shutdown) stops it between or during passes — an interrupted attempt leaves its transaction
@@ -16,7 +16,8 @@ import logging
 from collections.abc import Callable
 
 from billing_client.logs import log
-from billing_client.service import Billing, ReconcileReport
+from billing_client.usecases.context import Context
+from billing_client.usecases.reconcile import ReconcileReport, reconcile_pending
 
 logger = logging.getLogger("billing_client")
 
@@ -25,14 +26,14 @@ OnPass = Callable[[ReconcileReport | None], None]
 
 
 async def run_reconciler(
-    billing: Billing, interval_seconds: float, *, on_pass: OnPass | None = None
+    usecases: Context, interval_seconds: float, *, on_pass: OnPass | None = None
 ) -> None:
     """Loop until cancelled: sleep ``interval_seconds``, then one reconciliation pass."""
     while True:
         await asyncio.sleep(interval_seconds)
         report: ReconcileReport | None = None
         try:
-            report = await billing.reconcile_pending()
+            report = await reconcile_pending(usecases)
         except Exception as exc:
             log(
                 logger,

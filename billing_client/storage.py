@@ -7,6 +7,11 @@ stored only as Fernet tokens produced by ``crypto.Vault`` (columns ``*_sealed``)
 A transaction's ``idempotency_key`` (the key sent to AMCI) is UNIQUE and written before AMCI is
 called; ``(request_scope, request_key)`` — the client's own ``Idempotency-Key`` — is UNIQUE too,
 so two copies of one request can never become two transactions.
+
+The schema is versioned (SQLite's ``user_version``): ``MIGRATIONS`` are applied in order at
+``open``, each once, inside one ``BEGIN IMMEDIATE`` transaction so two processes opening the same
+file (``serve`` and ``create-token``) never both apply one. A file from a newer version is
+refused rather than guessed at.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
+
+from billing_client import auth
 
 Row = dict[str, Any]
 T = TypeVar("T")
@@ -121,7 +128,53 @@ _NEEDS_CARD = """
                    WHERE c.id = t.card_id AND c.storage = 'encrypted' AND c.sealed IS NULL)
     )"""
 
+# Append only: a database at version N has had MIGRATIONS[:N] applied. The first is written with
+# IF NOT EXISTS because databases from before versioning (user_version 0) already have it.
+MIGRATIONS: tuple[str, ...] = (
+    SCHEMA,
+    auth.SCHEMA,
+)
+
 _TABLES = {"payment_systems", "currencies", "customers", "cards", "transactions"}
+
+
+class StorageError(RuntimeError):
+    """The database file can't be used by this version (e.g. made by a newer one)."""
+
+
+def _statements(script: str) -> list[str]:
+    """One SQL statement per element (a statement ends on the line its semicolon ends)."""
+    out: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            out.append(buffer.strip())
+            buffer = ""
+    if any(line.strip() and not line.strip().startswith("--") for line in buffer.splitlines()):
+        raise ValueError(f"unterminated SQL statement: {buffer.strip()[:60]}")
+    return out
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring ``conn``'s schema to ``len(MIGRATIONS)``; returns the version it found."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if found > len(MIGRATIONS):
+            raise StorageError(
+                f"the database is at schema version {found}, newer than this billing client "
+                f"({len(MIGRATIONS)}); upgrade the billing client"
+            )
+        for number, script in enumerate(MIGRATIONS[found:], start=found + 1):
+            for statement in _statements(script):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return found
 
 
 class DuplicateRequest(Exception):
@@ -150,7 +203,11 @@ class Storage:
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=5000")
-        conn.executescript(SCHEMA)
+        try:
+            migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
         self._conn = conn
 
     async def close(self) -> None:

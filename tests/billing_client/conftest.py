@@ -5,6 +5,7 @@ only ``billing_client`` modules may not."""
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,13 @@ from amci.settings import (
 )
 from amci.testmode.app import create_app as create_testmode_app
 from amci.testmode.settings import TestmodeSettings
+from billing_client import keys
 from billing_client.app import create_app
+from billing_client.auth import Tokens
 from billing_client.crypto import Secret, Vault
 from billing_client.logs import JsonFormatter
 from billing_client.settings import Settings
+from billing_client.storage import Storage
 
 STRIPE_KEY = "sk_test_51BillingClientTestsKeywxyz"
 LOGIN = "portaone-admin"
@@ -87,6 +91,22 @@ def bc_settings(amci_url: str, db_path: str, key: str, **over: Any) -> Settings:
     )
 
 
+async def api_token(db_path: str, name: str = "tests") -> str:
+    """A real API token in the billing client's store, made the way `create-token` makes one."""
+    storage = Storage(db_path)
+    await storage.open()
+    try:
+        return (await Tokens(storage).create(name)).reveal()
+    finally:
+        await storage.close()
+
+
+async def authorized(aiohttp_client: ClientFactory, app: web.Application) -> TestClient[Any, Any]:
+    """A client for ``app`` that sends a fresh API token (created in its store) on every call."""
+    token = await api_token(app[keys.SETTINGS].db_path, f"tests-{secrets.token_hex(4)}")
+    return await aiohttp_client(app, headers={"Authorization": f"Bearer {token}"})
+
+
 @pytest.fixture
 def make_billing(
     aiohttp_client: ClientFactory, tmp_path: Path, fernet_key: str
@@ -95,7 +115,7 @@ def make_billing(
 
     async def make(amci_url: str, db_name: str = "bc.sqlite3", **over: Any) -> TestClient[Any, Any]:
         app = create_app(bc_settings(amci_url, str(tmp_path / db_name), fernet_key, **over))
-        return await aiohttp_client(app)
+        return await authorized(aiohttp_client, app)
 
     return make
 

@@ -141,9 +141,17 @@ class Stack:
     bc: Service
     tmp: Path
 
+    token: str
+
     def api(self, method: str, path: str, body: Any = None, **headers: str) -> Reply:
         return call(
-            method, self.bc.url + path, body, {k.replace("_", "-"): v for k, v in headers.items()}
+            method,
+            self.bc.url + path,
+            body,
+            {
+                "Authorization": f"Bearer {self.token}",
+                **{k.replace("_", "-"): v for k, v in headers.items()},
+            },
         )
 
     def stripe_payment_intents(self) -> list[dict[str, Any]]:
@@ -180,6 +188,18 @@ def billing_client_service(
     argv = [sys.executable, "-m", "billing_client", "serve", "--config", config,
             "--host", "127.0.0.1", "--port", str(port), "--amci", f"http://127.0.0.1:{amci_port}"]
     return Service("billing-client", argv, port, log_path, env=env or {})
+
+
+def create_token(config: str, name: str, env: dict[str, str] | None = None) -> str:
+    """``billing_client create-token``, as an operator runs it; returns what it printed."""
+    done = subprocess.run(
+        [sys.executable, "-m", "billing_client", "create-token", "--name", name,
+         "--config", config],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
 
 
 def fernet_key() -> str:
@@ -232,9 +252,10 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     bc = billing_client_service(bc_port, amci_port, str(config), tmp_path / "billing_client.log")
     services = [testmode, amci, bc]
     try:
+        token = create_token(str(config), "e2e")
         for s in services:
             s.start()
-        yield Stack(testmode, amci, bc, tmp_path)
+        yield Stack(testmode, amci, bc, tmp_path, token)
     finally:
         for s in reversed(services):
             s.stop()

@@ -29,9 +29,11 @@ def _readme_walkthrough() -> str:
     return block[1]
 
 
-def _run_walkthrough(bc_url: str) -> list[str]:
+def _run_walkthrough(bc_url: str, cwd: Path) -> list[str]:
+    """In ``cwd``, where the launcher ran: the walkthrough reads var/billing-client.token."""
     done = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", _readme_walkthrough()],
+        cwd=cwd,
         env={"BC": bc_url, "PATH": os.environ["PATH"], "LC_ALL": "C.UTF-8"},
         capture_output=True, text=True, timeout=120, check=False,
     )
@@ -84,13 +86,22 @@ def test_make_run_serves_the_readme_walkthrough_and_ctrl_c_stops_both(tmp_path: 
         assert again.body["id"] == first.body["id"]
         assert again.headers.get("Idempotent-Replayed") == "true"
 
+        # The launcher made the billing client's API token, printed it once, and kept it in a
+        # file only its owner can read; /api refuses a call without it.
+        token_file = tmp_path / "var" / "billing-client.token"
+        token = token_file.read_text().strip()
+        assert token.startswith("bct_") and banner.count(token) == 1
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        currencies = f"http://127.0.0.1:{bc_port}/api/currencies/USD"
+        assert call("GET", currencies).status == 401
+
         # The billing client came up with the demo payment system, assigned to USD.
-        usd = call("GET", f"http://127.0.0.1:{bc_port}/api/currencies/USD")
+        usd = call("GET", currencies, headers={"Authorization": f"Bearer {token}"})
         assert usd.status == 200, usd.body
         assert (tmp_path / "var" / "amci.sqlite3").exists()
 
         # The README's walkthrough, verbatim: every step of the spec, with what the user sees.
-        lines = _run_walkthrough(f"http://127.0.0.1:{bc_port}")
+        lines = _run_walkthrough(f"http://127.0.0.1:{bc_port}", tmp_path)
         assert "The customer's email is required to save a card" in lines[4]
         assert lines[6] == "[('visa', '4242')]"
         assert lines[7] == "succeeded 10.00 USD"
@@ -117,3 +128,20 @@ def test_make_run_serves_the_readme_walkthrough_and_ctrl_c_stops_both(tmp_path: 
         with socket.socket() as s:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind(("127.0.0.1", port))
+
+    # A second `make run` in the same directory reuses the token: not printed again, still valid.
+    again = subprocess.Popen(
+        [sys.executable, "-m", "amci.stack",
+         "--amci-port", str(amci_port), "--billing-client-port", str(bc_port)],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        banner = _read_until_ready(again)
+        assert token not in banner and "billing-client.token" in banner
+        assert token_file.read_text().strip() == token
+        reply = call("GET", currencies, headers={"Authorization": f"Bearer {token}"})
+        assert reply.status == 200, reply.body
+    finally:
+        again.send_signal(signal.SIGINT)
+        out, _ = again.communicate(timeout=30)
+    assert again.returncode == 0, out

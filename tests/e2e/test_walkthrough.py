@@ -18,6 +18,7 @@ from .conftest import (
     amci_service,
     billing_client_service,
     call,
+    create_token,
     free_port,
 )
 
@@ -126,7 +127,7 @@ def test_spec_walkthrough_with_restarts(stack: Stack) -> None:
     # No secret reached the billing client's log.
     log = stack.bc.log_path.read_text()
     assert '"event":"request"' in log
-    for secret in (STRIPE_KEY, LOGIN, VISA["number"], AMEX["number"]):
+    for secret in (STRIPE_KEY, LOGIN, VISA["number"], AMEX["number"], stack.token):
         assert secret not in log
 
 
@@ -197,33 +198,33 @@ def test_shipped_configs_take_a_demo_payment(tmp_path: Path) -> None:
             "AMCI_TESTMODE__DB_PATH": str(tmp_path / "testmode.sqlite3"),
         },
     )
+    bc_env = {"BILLING_CLIENT_STORAGE__DB_PATH": str(tmp_path / "bc.sqlite3")}
     bc = billing_client_service(
-        bc_port,
-        amci_port,
-        "config/billing_client.yaml",
-        tmp_path / "bc.log",
-        {"BILLING_CLIENT_STORAGE__DB_PATH": str(tmp_path / "bc.sqlite3")},
+        bc_port, amci_port, "config/billing_client.yaml", tmp_path / "bc.log", bc_env
     )
+    token = create_token("config/billing_client.yaml", "demo", bc_env)
+    auth = {"Authorization": f"Bearer {token}"}
     try:
         amci.start()
         bc.start()
-        systems = call("GET", bc.url + "/api/payment-systems").body["data"]
+        systems = call("GET", bc.url + "/api/payment-systems", headers=auth).body["data"]
         assert [s["name"] for s in systems] == ["Stripe (DEMO, test mode)"]
         assert systems[0]["password"].startswith("sk_test_…")
-        assert (
-            call("GET", bc.url + "/api/currencies/USD").body["payment_system"] == systems[0]["id"]
-        )
+        usd = call("GET", bc.url + "/api/currencies/USD", headers=auth)
+        assert usd.body["payment_system"] == systems[0]["id"]
         cust = call(
             "POST",
             bc.url + "/api/customers",
             {"name": "Demo", "currency": "USD", "email": "demo@example.com"},
+            auth,
         ).body["id"]
-        card = call("POST", bc.url + f"/api/customers/{cust}/cards", {"card": VISA})
+        card = call("POST", bc.url + f"/api/customers/{cust}/cards", {"card": VISA}, auth)
         assert card.status == 201, card.body
         r = call(
             "POST",
             bc.url + f"/api/customers/{cust}/payments",
             {"amount": "10.00", "card_id": card.body["id"]},
+            auth,
         )
         assert r.status == 201 and r.body["status"] == "succeeded", r.body
     finally:

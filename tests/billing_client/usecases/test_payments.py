@@ -1,9 +1,9 @@
-"""No double charge: client retries, AMCI outages and timeouts, each checked on the Stripe side."""
+"""Payments (sale, authorization): no double charge across client retries (``Idempotency-Key``),
+timeouts and concurrent duplicates, each checked on the Stripe side; declines and minimums."""
 
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -11,16 +11,10 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from .conftest import VISA, amci_app, setup_stripe, stripe_payment_intents, url
+from ..conftest import DECLINED, VISA, setup_stripe, stripe_payment_intents, url
 
 Client = TestClient[Any, Any]
 ServerFactory = Callable[..., Awaitable[TestServer]]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_same_idempotency_key_pays_once(bc: Client, testmode: TestServer) -> None:
@@ -48,54 +42,6 @@ async def test_same_idempotency_key_pays_once(bc: Client, testmode: TestServer) 
         "transaction"
     ]["id"]
     assert len(await stripe_payment_intents(url(testmode))) == 1
-
-
-async def test_amci_outage_then_retry_completes_once(
-    aiohttp_server: ServerFactory,
-    testmode: TestServer,
-    make_billing: Callable[..., Awaitable[Client]],
-    tmp_path: Any,
-) -> None:
-    # AMCI up for the set-up (card saved), then down for the payment, then back on the same port.
-    port = free_port()
-    amci_db = str(tmp_path / "amci-outage.sqlite3")
-    amci = await aiohttp_server(amci_app(url(testmode), amci_db), port=port)
-    bc = await make_billing(f"http://127.0.0.1:{port}")
-    ids = await setup_stripe(bc)
-    cust = ids["customer"]
-    card = await (await bc.post(f"/api/customers/{cust}/cards", json={"card": VISA})).json()
-    await amci.close()
-
-    r = await bc.post(
-        f"/api/customers/{cust}/payments", json={"amount": "10.00", "card_id": card["id"]}
-    )
-    assert r.status == 502
-    err = (await r.json())["error"]
-    assert err["type"] == "api_error" and err["code"] == "transaction_pending"
-    txn = err["transaction"]
-    assert txn["status"] == "pending" and "pending" in txn["message"]
-    assert "will not be charged twice" in txn["message"]
-    key = txn["idempotency_key"]
-    # Recorded, not lost; a retry while AMCI is still down stays pending with the same key.
-    r = await bc.post(f"/api/transactions/{txn['id']}/retry")
-    assert r.status == 502
-    got = await (await bc.get(f"/api/transactions/{txn['id']}")).json()
-    assert (got["status"], got["idempotency_key"], got["attempts"]) == ("pending", key, 2)
-    assert await stripe_payment_intents(url(testmode)) == []
-
-    await aiohttp_server(amci_app(url(testmode), amci_db), port=port)
-    r = await bc.post(f"/api/transactions/{txn['id']}/retry")
-    assert r.status == 201, await r.text()
-    done = await r.json()
-    assert (done["status"], done["idempotency_key"], done["message"]) == ("succeeded", key, None)
-    # Retrying a finished transaction returns it, without another call.
-    r = await bc.post(f"/api/transactions/{txn['id']}/retry")
-    assert r.status == 201 and r.headers["Idempotent-Replayed"] == "true"
-    assert (await r.json())["attempts"] == 3
-    intents = await stripe_payment_intents(url(testmode))
-    assert [(pi["id"], pi["amount"], pi["status"]) for pi in intents] == [
-        (done["amci"]["payment"], 1000, "succeeded")
-    ]
 
 
 class HoldFirstPayment:
@@ -165,31 +111,6 @@ async def test_timeout_then_retry_never_charges_twice(
     assert [pi["id"] for pi in intents] == [done["amci"]["payment"]]
 
 
-async def test_one_off_card_retry_needs_the_same_card(
-    testmode: TestServer,
-    make_billing: Callable[..., Awaitable[Client]],
-    aiohttp_server: ServerFactory,
-    tmp_path: Any,
-) -> None:
-    port = free_port()
-    bc = await make_billing(f"http://127.0.0.1:{port}")
-    ids = await setup_stripe(bc)
-    r = await bc.post(
-        f"/api/customers/{ids['customer']}/payments", json={"amount": "3.00", "card": VISA}
-    )
-    assert r.status == 502
-    txn = (await r.json())["error"]["transaction"]
-    await aiohttp_server(amci_app(url(testmode), str(tmp_path / "a.sqlite3")), port=port)
-    r = await bc.post(f"/api/transactions/{txn['id']}/retry")
-    assert r.status == 400 and (await r.json())["error"]["param"] == "card"
-    other = {**VISA, "number": "5555555555554444"}
-    r = await bc.post(f"/api/transactions/{txn['id']}/retry", json={"card": other})
-    assert r.status == 400 and (await r.json())["error"]["param"] == "card"
-    r = await bc.post(f"/api/transactions/{txn['id']}/retry", json={"card": VISA})
-    assert r.status == 201, await r.text()
-    assert len(await stripe_payment_intents(url(testmode))) == 1
-
-
 async def test_concurrent_duplicates_charge_once(bc: Client, testmode: TestServer) -> None:
     ids = await setup_stripe(bc)
     path = f"/api/customers/{ids['customer']}/payments"
@@ -205,3 +126,60 @@ async def test_concurrent_duplicates_charge_once(bc: Client, testmode: TestServe
         if r.status == 409:
             assert (await r.json())["error"]["code"] == "idempotency_key_in_use"
     assert len(await stripe_payment_intents(url(testmode))) == 1
+
+
+async def test_decline_records_amcis_message(bc: Client) -> None:
+    ids = await setup_stripe(bc)
+    r = await bc.post(
+        f"/api/customers/{ids['customer']}/payments", json={"amount": "10.00", "card": DECLINED}
+    )
+    assert r.status == 402, await r.text()
+    err = (await r.json())["error"]
+    assert err["type"] == "card_error" and err["message"] == "Your card was declined."
+    assert err["decline_code"] == "generic_decline"
+    txn = err["transaction"]
+    assert (txn["status"], txn["message"], txn["card"]["last4"]) == (
+        "failed",
+        "Your card was declined.",
+        "0002",
+    )
+    assert txn["error"]["code"] == "card_declined"
+
+
+async def test_chf_minimum(bc: Client) -> None:
+    ids = await setup_stripe(bc, currency="CHF", minimum="0.46")
+    r = await bc.post(
+        f"/api/customers/{ids['customer']}/payments", json={"amount": "0.45", "card": VISA}
+    )
+    assert r.status == 400
+    assert (await r.json())["error"]["message"] == "Your payment must be no less than 0.46 CHF"
+    r = await bc.post(
+        f"/api/customers/{ids['customer']}/payments", json={"amount": "0.46", "card": VISA}
+    )
+    assert r.status == 201, await r.text()
+
+
+async def test_restart_loses_nothing(
+    amci: TestServer, make_billing: Callable[..., Awaitable[Client]]
+) -> None:
+    first = await make_billing(url(amci), "restart.sqlite3")
+    ids = await setup_stripe(first)
+    cust = ids["customer"]
+    card = await (await first.post(f"/api/customers/{cust}/cards", json={"card": VISA})).json()
+    sale = await (
+        await first.post(
+            f"/api/customers/{cust}/payments", json={"amount": "10.00", "card_id": card["id"]}
+        )
+    ).json()
+    await first.close()
+
+    second = await make_billing(url(amci), "restart.sqlite3")
+    cards = (await (await second.get(f"/api/customers/{cust}/cards")).json())["data"]
+    assert [c["id"] for c in cards] == [card["id"]]
+    got = await (await second.get(f"/api/transactions/{sale['id']}")).json()
+    assert got["status"] == "succeeded" and got["amci"]["payment"] == sale["amci"]["payment"]
+    # The key decrypts after the restart: the saved card still pays.
+    r = await second.post(
+        f"/api/customers/{cust}/payments", json={"amount": "1.00", "card_id": card["id"]}
+    )
+    assert r.status == 201, await r.text()

@@ -2,7 +2,7 @@
 
 Real parts throughout: the billing client app over loopback HTTP, the real AMCI app and the real
 test-mode server; AMCI "goes down" by closing its server and "comes back" on the same port, as in
-test_idempotency. ``Billing.reconcile_pending()`` is called directly for the passes; the
+test_idempotency. ``usecases.reconcile.reconcile_pending()`` is called directly for the passes; the
 background loop is checked through its ``on_reconcile_pass`` hook (an event, never a sleep).
 """
 
@@ -23,15 +23,16 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from billing_client import keys
 from billing_client.app import create_app
-from billing_client.service import Billing, ReconcileReport
 from billing_client.storage import Storage
+from billing_client.usecases.reconcile import ReconcileReport, reconcile_pending
 
-from .conftest import (
+from ..conftest import (
     DECLINED,
     STRIPE_KEY,
     VISA,
     Captured,
     amci_app,
+    authorized,
     bc_settings,
     setup_stripe,
     stripe_payment_intents,
@@ -97,8 +98,9 @@ class Outage:
         await self.server.close()
 
 
-def billing(bc: Client) -> Billing:
-    return bc.app[keys.BILLING]
+async def reconcile(bc: Client, limit: int = 50) -> ReconcileReport:
+    """One reconciliation pass of ``bc``'s use cases, called directly."""
+    return await reconcile_pending(bc.app[keys.USECASES], limit)
 
 
 async def test_outage_then_reconcile_completes_once(
@@ -115,14 +117,14 @@ async def test_outage_then_reconcile_completes_once(
     pending = await pay_pending(bc, cust, {"amount": "10.00", "card_id": card["id"]})
     key = pending["idempotency_key"]
     # AMCI still down: a pass tries, the transaction stays pending, one more attempt counted.
-    report = await billing(bc).reconcile_pending()
+    report = await reconcile(bc)
     assert report == ReconcileReport(still_pending=1)
     got = await txn(bc, pending["id"])
     assert (got["status"], got["attempts"], got["idempotency_key"]) == ("pending", 2, key)
     assert await stripe_payment_intents(url(testmode)) == []
 
     await amci.up()
-    report = await billing(bc).reconcile_pending()
+    report = await reconcile(bc)
     assert report == ReconcileReport(completed=1)
     done = await txn(bc, pending["id"])
     assert (done["status"], done["attempts"], done["idempotency_key"], done["message"]) == (
@@ -136,7 +138,7 @@ async def test_outage_then_reconcile_completes_once(
         (done["amci"]["payment"], 1000, "succeeded")
     ]
     # A second pass finds nothing to do and changes nothing.
-    assert await billing(bc).reconcile_pending() == ReconcileReport()
+    assert await reconcile(bc) == ReconcileReport()
     assert await txn(bc, pending["id"]) == done
     assert len(await stripe_payment_intents(url(testmode))) == 1
     # The manual retry now just replays the finished transaction.
@@ -167,7 +169,7 @@ async def test_reconcile_replays_a_payment_amci_took_before_it_went_down(
         assert len(await stripe_payment_intents(url(testmode))) == 1
     finally:
         hop.release.set()
-    assert await billing(bc).reconcile_pending() == ReconcileReport(completed=1)
+    assert await reconcile(bc) == ReconcileReport(completed=1)
     done = await txn(bc, pending["id"])
     assert done["status"] == "succeeded" and done["idempotency_key"] == pending["idempotency_key"]
     intents = await stripe_payment_intents(url(testmode))
@@ -184,14 +186,14 @@ async def test_one_off_card_payment_is_left_to_the_customer(
     await amci.up()
 
     for _ in range(2):
-        assert await billing(bc).reconcile_pending() == ReconcileReport(needs_card=1)
+        assert await reconcile(bc) == ReconcileReport(needs_card=1)
     got = await txn(bc, pending["id"])
     assert (got["status"], got["attempts"]) == ("pending", 1)  # never attempted
     assert await stripe_payment_intents(url(testmode)) == []
     # The customer retries with the card: done, and the reconciler has nothing left.
     r = await bc.post(f"/api/transactions/{pending['id']}/retry", json={"card": VISA})
     assert r.status == 201, await r.text()
-    assert await billing(bc).reconcile_pending() == ReconcileReport()
+    assert await reconcile(bc) == ReconcileReport()
     metrics = await (await bc.get("/metrics")).text()
     assert 'billing_client_reconciled_total{outcome="needs_card"} 2.0' in metrics
 
@@ -222,10 +224,10 @@ async def test_pending_capture_and_refund_complete_oldest_first(
     await amci.up()
 
     # Oldest first: with room for one, the capture goes before the refund.
-    assert await billing(bc).reconcile_pending(limit=1) == ReconcileReport(completed=1)
+    assert await reconcile(bc, limit=1) == ReconcileReport(completed=1)
     assert (await txn(bc, capture["id"]))["status"] == "succeeded"
     assert (await txn(bc, refund["id"]))["status"] == "pending"
-    assert await billing(bc).reconcile_pending() == ReconcileReport(completed=1)
+    assert await reconcile(bc) == ReconcileReport(completed=1)
     done = await txn(bc, refund["id"])
     assert done["status"] == "succeeded" and done["amci"]["refund"].startswith("re_")
 
@@ -238,7 +240,7 @@ async def test_pending_capture_and_refund_complete_oldest_first(
     assert intents[auth["amci"]["payment"]]["amount_received"] == 2000
     refunds = await stripe_list(testmode, "refunds")
     assert [(x["id"], x["amount"]) for x in refunds] == [(done["amci"]["refund"], 400)]
-    assert await billing(bc).reconcile_pending() == ReconcileReport()
+    assert await reconcile(bc) == ReconcileReport()
 
 
 async def test_decline_is_final_and_a_deleted_saved_card_needs_the_customer(
@@ -260,13 +262,13 @@ async def test_decline_is_final_and_a_deleted_saved_card_needs_the_customer(
     assert (await bc.delete(f"{cards}/{gone['id']}")).status == 200
     await amci.up()
 
-    assert await billing(bc).reconcile_pending() == ReconcileReport(failed=1, needs_card=1)
+    assert await reconcile(bc) == ReconcileReport(failed=1, needs_card=1)
     failed = await txn(bc, first["id"])
     assert (failed["status"], failed["message"]) == ("failed", "Your card was declined.")
     assert failed["error"]["code"] == "card_declined"
     left = await txn(bc, second["id"])
     assert (left["status"], left["attempts"]) == ("pending", 1)
-    assert await billing(bc).reconcile_pending() == ReconcileReport(needs_card=1)
+    assert await reconcile(bc) == ReconcileReport(needs_card=1)
     assert (await txn(bc, first["id"]))["attempts"] == failed["attempts"]  # final: not resent
 
 
@@ -300,7 +302,7 @@ async def test_a_transaction_that_cannot_be_sent_does_not_hold_up_the_others(
     pending = await pay_pending(bc, new["customer"], {"amount": "4.00", "card_id": card["id"]})
     await amci.up()
 
-    assert await billing(bc).reconcile_pending() == ReconcileReport(completed=1, errors=1)
+    assert await reconcile(bc) == ReconcileReport(completed=1, errors=1)
     assert (await txn(bc, pending["id"]))["status"] == "succeeded"
     left = await txn(bc, orphan["id"])
     assert (left["status"], left["attempts"]) == ("pending", 1)
@@ -379,7 +381,7 @@ async def test_a_transaction_in_flight_is_left_to_its_request(
     )
     try:
         await asyncio.wait_for(hop.forwarded.wait(), DEADLINE_S)
-        assert await billing(bc).reconcile_pending() == ReconcileReport(busy=1)
+        assert await reconcile(bc) == ReconcileReport(busy=1)
     finally:
         hop.release.set()
     r = await paying
@@ -424,7 +426,7 @@ async def test_background_loop_completes_a_pending_payment(
     settings = bc_settings(
         amci.url, str(tmp_path / "bc.sqlite3"), fernet_key, reconcile_interval_seconds=0.05
     )
-    bc = await aiohttp_client(create_app(settings, on_reconcile_pass=passes))
+    bc = await authorized(aiohttp_client, create_app(settings, on_reconcile_pass=passes))
     ids = await setup_stripe(bc)
     card = await (
         await bc.post(f"/api/customers/{ids['customer']}/cards", json={"card": VISA})
@@ -465,11 +467,12 @@ async def test_shutdown_cancels_the_loop_mid_pass_and_nothing_is_charged_twice(
     proxy = await aiohttp_server(hop.app())
     db = str(tmp_path / "bc.sqlite3")
     passes = Passes()
-    bc = await aiohttp_client(
+    bc = await authorized(
+        aiohttp_client,
         create_app(
             bc_settings(url(proxy), db, fernet_key, reconcile_interval_seconds=0.01),
             on_reconcile_pass=passes,
-        )
+        ),
     )
     task = bc.app[keys.RECONCILER]
     ids = await setup_stripe(bc)
@@ -495,11 +498,12 @@ async def test_shutdown_cancels_the_loop_mid_pass_and_nothing_is_charged_twice(
         await storage.close()
     assert row is not None and (row["status"], row["attempts"]) == ("pending", 2)
 
-    again = await aiohttp_client(
-        create_app(bc_settings(url(proxy), db, fernet_key, reconcile_interval_seconds=0))
+    again = await authorized(
+        aiohttp_client,
+        create_app(bc_settings(url(proxy), db, fernet_key, reconcile_interval_seconds=0)),
     )
     assert keys.RECONCILER not in again.app  # 0 disables the loop
-    assert await billing(again).reconcile_pending() == ReconcileReport(completed=1)
+    assert await reconcile(again) == ReconcileReport(completed=1)
     done = await txn(again, pending["id"])
     assert (done["status"], done["attempts"]) == ("succeeded", 3)
     intents = await stripe_payment_intents(url(testmode))
@@ -519,7 +523,7 @@ async def test_a_failing_pass_is_logged_and_the_loop_goes_on(
     settings = bc_settings(
         "http://127.0.0.1:9", str(db), fernet_key, reconcile_interval_seconds=0.01
     )
-    bc = await aiohttp_client(create_app(settings, on_reconcile_pass=passes))
+    bc = await authorized(aiohttp_client, create_app(settings, on_reconcile_pass=passes))
     await asyncio.wait_for(passes.ran.wait(), DEADLINE_S)
     assert passes.reports[-1] == ReconcileReport()
 

@@ -1,0 +1,21 @@
+"""``/api/currencies``."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from billing_client.api.wire import json_response, read_json, usecases
+from billing_client.usecases import currencies
+
+
+async def list_all(request: web.Request) -> web.Response:
+    return json_response(await currencies.list_all(usecases(request)))
+
+
+async def put(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    return json_response(await currencies.put(usecases(request), request.match_info["code"], body))
+
+
+async def get(request: web.Request) -> web.Response:
+    return json_response(await currencies.get(usecases(request), request.match_info["code"]))

@@ -1,0 +1,216 @@
+"""Cards: saved per customer with the payment system of the customer's currency.
+
+``token_only``: the card data goes to AMCI once and AMCI answers with a token (the only thing
+kept). ``full_card_except_cvv``: nothing goes to AMCI until a payment; number and expiry are kept
+encrypted, the CVC never. A card of a brand the payment system has not enabled is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from typing import Any
+
+from billing_client.amci_client import AmciError, AmciUnavailable
+from billing_client.cards import BRAND_NAMES, METHODS, Card, check_card
+from billing_client.crypto import CardNumber
+from billing_client.errors import (
+    AmciUnavailable as AmciUnavailableError,
+)
+from billing_client.errors import BillingError, InvalidRequest, NotFound, invalid
+from billing_client.storage import Row
+from billing_client.usecases import currencies, customers, payment_systems
+from billing_client.usecases.context import Context, Result, new_id
+from billing_client.validation import parse_card, require_object
+
+UNREACHABLE_CARD_MESSAGE = (
+    "The payment system could not be reached, so the card was not saved. Please try again later."
+)
+
+
+def view(ctx: Context, row: Row) -> dict[str, Any]:
+    exp_month, exp_year = row.get("exp_month"), row.get("exp_year")
+    if row["storage"] == "encrypted" and row.get("sealed"):
+        opened = ctx.vault.open_json(row["sealed"])
+        exp_month, exp_year = opened["exp_month"], opened["exp_year"]
+    return {
+        "object": "card",
+        "id": row["id"],
+        "customer": row["customer_id"],
+        "payment_system": row["payment_system_id"],
+        "brand": row["brand"],
+        "brand_name": BRAND_NAMES.get(row["brand"], row["brand"]),
+        "last4": row["last4"],
+        "exp_month": exp_month,
+        "exp_year": exp_year,
+        "storage": row["storage"],
+        "created": row["created"],
+    }
+
+
+def check_brand(brand: str | None, enabled: tuple[str, ...]) -> str:
+    """The spec's "Payment methods": a card of a brand not enabled is refused (param named)."""
+    if brand is None or BRAND_NAMES[brand] not in enabled:
+        shown = BRAND_NAMES.get(brand or "", "This card's brand")
+        allowed = ", ".join(enabled) if enabled else "none"
+        raise InvalidRequest(
+            f"{shown} cards are not accepted by this payment system (enabled: {allowed}).",
+            code="card_brand_not_enabled",
+            param="card.number",
+        )
+    return brand
+
+
+def _amci_refusal(exc: AmciError, extra: dict[str, Any] | None = None) -> BillingError:
+    """AMCI's refusal, shown as AMCI worded it (the message is meant for the end user)."""
+    if exc.decline_code is not None:
+        extra = {**(extra or {}), "decline_code": exc.decline_code}
+    return BillingError(
+        exc.message,
+        status=exc.status,
+        type_=exc.type,
+        code=exc.code,
+        param=exc.param,
+        extra=extra,
+    )
+
+
+def amci_payload(card: Card, *, with_cvc: bool = True) -> dict[str, Any]:
+    """The card as AMCI takes it (number, expiry, CVC if given, holder)."""
+    payload: dict[str, Any] = {
+        "number": card.number,
+        "exp_month": card.exp_month,
+        "exp_year": card.exp_year,
+    }
+    if with_cvc and card.cvc is not None:
+        payload["cvc"] = card.cvc
+    if card.holder:
+        payload["holder"] = card.holder
+    return payload
+
+
+async def stored_payload(ctx: Context, card_id: str) -> dict[str, Any]:
+    """A saved full_card_except_cvv card, opened for a payment: number and expiry, never a CVC."""
+    card_row = await ctx.db.fetch_one("SELECT * FROM cards WHERE id = ?", (card_id,))
+    if card_row is None or not card_row["sealed"]:
+        raise InvalidRequest(
+            "The saved card of this payment has been deleted; it cannot be retried.",
+            code="card_deleted",
+            param="card_id",
+        )
+    opened = ctx.vault.open_json(card_row["sealed"])
+    return {
+        "number": CardNumber(str(opened["number"])),
+        "exp_month": int(opened["exp_month"]),
+        "exp_year": int(opened["exp_year"]),
+    }
+
+
+async def add(ctx: Context, customer_id: str, body: Any, request_key: str | None = None) -> Result:
+    customer = await customers.load(ctx, customer_id)
+    body = require_object(body)
+    extra = sorted(set(body) - {"card"})
+    if extra:
+        raise invalid(extra[0], f"Received unknown parameter: {extra[0]}.")
+    card = parse_card(body.get("card"))
+    _, ps_row = await currencies.assignment(ctx, customer["currency"])
+    ps = payment_systems.stored_input(ctx, ps_row)
+    now = ctx.now()
+    row: Row = {
+        "id": new_id("card"),
+        "customer_id": customer_id,
+        "payment_system_id": ps_row["id"],
+        "created": now,
+        "deleted": 0,
+    }
+    if ps.data_protection == "full_card_except_cvv":
+        # Nothing goes to AMCI until a payment: check the card here, keep number and expiry
+        # encrypted, drop the CVC.
+        check_card(card, ctx.today())
+        brand = check_brand(card.brand, ps.enabled_methods)
+        row |= {
+            "storage": "encrypted",
+            "sealed": ctx.vault.seal_json(
+                {"number": card.number, "exp_month": card.exp_month, "exp_year": card.exp_year}
+            ),
+            "brand": brand,
+            "last4": card.last4,
+        }
+        await ctx.db.insert("cards", row)
+        return Result(201, view(ctx, row))
+
+    # token_only: the card data goes to AMCI once, AMCI answers with a token.
+    if card.brand is not None:
+        check_brand(card.brand, ps.enabled_methods)
+    amci_body: dict[str, Any] = {
+        "card": amci_payload(card),
+        "customer": customers.amci_payload(customer),
+        "enabled_brands": [METHODS[m] for m in ps.enabled_methods],
+    }
+    if request_key:
+        digest = hmac.new(
+            ctx.vault.fingerprint({"card-request": request_key}).encode(),
+            customer_id.encode(),
+            hashlib.sha256,
+        ).hexdigest()[:40]
+        key = f"bc-card-{digest}"
+    else:
+        key = f"bc-card-{uuid.uuid4().hex}"
+    try:
+        saved = await ctx.amci.save_card(payment_systems.credentials(ctx, ps_row), amci_body, key)
+    except AmciError as exc:
+        raise _amci_refusal(exc) from None
+    except AmciUnavailable:
+        raise AmciUnavailableError(UNREACHABLE_CARD_MESSAGE) from None
+    token = str(saved.get("token") or "")
+    if not token:
+        raise AmciUnavailableError("AMCI answered without a card token; the card was not saved.")
+    for existing in await ctx.db.list_cards(customer_id):
+        if existing["token"] == token:  # a replayed save: the same card, not a second one
+            return Result(200, view(ctx, existing), replayed=True)
+    row |= {
+        "storage": "token",
+        "token": token,
+        "amci_customer": saved.get("customer"),
+        "brand": str(saved.get("brand") or card.brand or "unknown"),
+        "last4": str(saved.get("last4") or card.last4),
+        "exp_month": saved.get("exp_month", card.exp_month),
+        "exp_year": saved.get("exp_year", card.exp_year),
+    }
+    await ctx.db.insert("cards", row)
+    return Result(201, view(ctx, row))
+
+
+async def list_all(ctx: Context, customer_id: str) -> dict[str, Any]:
+    await customers.load(ctx, customer_id)
+    rows = await ctx.db.list_cards(customer_id)
+    return {"object": "list", "data": [view(ctx, r) for r in rows]}
+
+
+async def load(ctx: Context, customer_id: str, card_id: str, param: str | None = None) -> Row:
+    row = await ctx.db.get_card(customer_id, card_id)
+    if row is None:
+        if param:
+            raise InvalidRequest(f"No such card: {card_id}", code="resource_missing", param=param)
+        raise NotFound(f"No such card: {card_id}")
+    return row
+
+
+async def delete(ctx: Context, customer_id: str, card_id: str) -> dict[str, Any]:
+    await customers.load(ctx, customer_id)
+    row = await load(ctx, customer_id, card_id)
+    if row["storage"] == "token":
+        ps_row = await payment_systems.load(ctx, row["payment_system_id"])
+        try:
+            await ctx.amci.delete_card(payment_systems.credentials(ctx, ps_row), row["token"])
+        except AmciError as exc:
+            if exc.code != "resource_missing":  # already gone at Stripe: fine
+                raise _amci_refusal(exc) from None
+        except AmciUnavailable:
+            raise AmciUnavailableError(
+                "The payment system could not be reached, so the card was not deleted. "
+                "Please try again later."
+            ) from None
+    await ctx.db.update("cards", "id", card_id, {"deleted": 1, "sealed": None})
+    return {"object": "card", "id": card_id, "deleted": True}

@@ -1,0 +1,21 @@
+"""The demo payment system from the settings, created once at start-up (by name)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from billing_client.usecases import currencies, payment_systems
+from billing_client.usecases.context import Context
+
+
+async def seed_payment_system(
+    ctx: Context, body: Mapping[str, Any], currency_minimums: Mapping[str, str]
+) -> str:
+    """Create the configured demo payment system once (by name) and assign its currencies."""
+    existing = await ctx.db.find_payment_system_by_name(str(body.get("name")))
+    ps_id = existing["id"] if existing else (await payment_systems.create(ctx, dict(body)))["id"]
+    for code, minimum in currency_minimums.items():
+        if await ctx.db.get_currency(code.upper()) is None:
+            await currencies.put(ctx, code, {"payment_system": ps_id, "minimum_payment": minimum})
+    return str(ps_id)

@@ -1,0 +1,97 @@
+"""Reconciling: pending transactions are completed once AMCI is back, exactly once.
+
+Called by the background loop (``billing_client.reconciler``) every
+``reconcile.interval_seconds``; each pending transaction is resent the way
+``POST /api/transactions/{id}/retry`` would (``transactions.resend``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from billing_client.errors import BillingError, IdempotencyInUse
+from billing_client.logs import log
+from billing_client.storage import Row
+from billing_client.usecases import transactions
+from billing_client.usecases.context import Context
+
+logger = logging.getLogger("billing_client")
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileReport:
+    """What one reconciliation pass did, as counts (never ids, keys or card data).
+
+    ``completed``/``failed``/``still_pending``: attempts sent to AMCI and their outcome (a
+    refusal or decline is final and counted as failed; AMCI still unreachable leaves the
+    transaction pending). ``needs_card``: pending one-off-card payments (or saved-card payments
+    whose card was deleted) that only the customer can retry, left alone. ``busy``: being
+    attempted by a request at that moment, left to it. ``errors``: could not be attempted at
+    all (logged one by one).
+    """
+
+    completed: int = 0
+    still_pending: int = 0
+    failed: int = 0
+    needs_card: int = 0
+    busy: int = 0
+    errors: int = 0
+
+    @property
+    def attempted(self) -> int:
+        return self.completed + self.still_pending + self.failed
+
+
+# ReconcileReport field → billing_client_reconciled_total{outcome} (bounded label values).
+RECONCILE_OUTCOMES = ("completed", "still_pending", "failed", "needs_card")
+
+
+async def reconcile_pending(ctx: Context, limit: int = 50) -> ReconcileReport:
+    """Retry up to ``limit`` pending transactions, oldest first, each exactly as
+    ``POST /api/transactions/{id}/retry`` would: under its own stored Idempotency-Key, so
+    AMCI (and Stripe behind it) replays a request that did go through instead of charging
+    again, and alone (one in flight per transaction).
+
+    Pending one-off-card sales and authorizations are never attempted: their card data was
+    not kept, so only the customer can retry them (counted as ``needs_card``). Captures,
+    refunds, voids and saved-card payments (token or full_card_except_cvv) are.
+    """
+    rows = await ctx.db.pending_transactions(limit)
+    counts = dict.fromkeys(("completed", "still_pending", "failed", "busy", "errors"), 0)
+    for row in rows:
+        counts[await _reconcile_one(ctx, row)] += 1
+    report = ReconcileReport(needs_card=await ctx.db.count_pending_needing_card(), **counts)
+    for outcome in RECONCILE_OUTCOMES:
+        if n := getattr(report, outcome):
+            ctx.metrics.reconciled.labels(outcome=outcome).inc(n)
+    return report
+
+
+async def _reconcile_one(ctx: Context, row: Row) -> str:
+    """One pending transaction → the ``ReconcileReport`` field it counts under."""
+    op = row["operation"]  # never a one-off-card payment: the storage query leaves them out
+    try:
+        done, attempted = await transactions.resend(ctx, row, None, transactions.success_status(op))
+    except IdempotencyInUse:
+        return "busy"  # a request is sending it right now and will record the outcome
+    except Exception as exc:
+        # One transaction that cannot be sent (its saved card deleted meanwhile, its payment
+        # system gone, …) must not hold up the others; it stays pending and is logged.
+        log(
+            logger,
+            "reconcile_transaction_error",
+            level=logging.ERROR,
+            transaction=row["id"],
+            operation=op,
+            error=exc.code if isinstance(exc, BillingError) else type(exc).__name__,
+            exc_info=not isinstance(exc, BillingError),
+        )
+        return "errors"
+    if not attempted:
+        return "busy"  # finished by a request between the query and the lock
+    if done["status"] == "pending":
+        return "still_pending"
+    if done["status"] in ("failed", "refused"):
+        return "failed"
+    return "completed"
