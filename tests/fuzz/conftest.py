@@ -4,7 +4,8 @@ drives schemathesis' generated cases — plus seeded, realistic ones and the hos
 of issue 7 — through hypothesis with a fixed seed, counting every answer.
 
 Scale from the environment (``make fuzz`` raises it): ``FUZZ_EXAMPLES`` examples per operation
-(default 12), ``FUZZ_SEED`` (default 20261130). Test modules reach the engine through fixtures
+(default 12), ``FUZZ_SEED`` (default 20261130); ``FUZZ_TRACE=1`` prints every exchange (with
+``pytest -s``). Test modules reach the engine through fixtures
 (importlib mode: they cannot import this file).
 """
 
@@ -36,6 +37,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
@@ -45,6 +47,7 @@ ROOT = Path(__file__).resolve().parents[2]
 START_DEADLINE_S = 30.0
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
 SEED = int(os.environ.get("FUZZ_SEED", "20261130"))
+TRACE = os.environ.get("FUZZ_TRACE") == "1"  # print every exchange (with pytest -s)
 STRIPE_KEY = "sk_test_51FuzzAmciSubscriptionKey00000fuzz"  # AMCI's shipped demo subscription
 BC_STRIPE_KEY = "sk_test_51FuzzBillingClientKey0000000bcfz"
 LOGIN = "fuzz-billing-system"
@@ -56,6 +59,8 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
     response_headers_conformance,
+    # ... and a case the document forbids is not accepted (a 2xx to a negative case).
+    negative_data_rejection,
 ]
 
 
@@ -124,6 +129,7 @@ class Services:
     testmode: Service
     amci: Service
     bc: Service
+    bc_token: str  # a bearer API token for the billing client's /api
 
 
 @pytest.fixture(scope="module")
@@ -169,12 +175,20 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
          "--amci", amci.url],
         bc_port, tmp / "billing_client.log", "/healthz",
     )
+    made = subprocess.run(  # as an operator does: `billing-client create-token`, same config
+        [sys.executable, "-m", "billing_client", "create-token", "--name", "fuzz", "--config",
+         str(tmp / "billing_client.yaml")],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip().splitlines()[-1]
     started: list[Service] = []
     try:
         for s in (testmode, amci, bc):
             s.start()
             started.append(s)
-        yield Services(testmode, amci, bc)
+        yield Services(testmode, amci, bc, token)
     finally:
         for s in reversed(started):
             s.stop()
@@ -486,6 +500,8 @@ class Fuzzer:
         if 200 <= response.status_code < 300:
             self.report.sources.setdefault(op.label, Counter())[source.split("+")[0]] += 1
         detail = _describe(kwargs, response)
+        if TRACE:
+            print(f"[{source}] {detail}")
         try:
             case.validate_response(response, checks=CHECKS)
         except FailureGroup as group:

@@ -180,8 +180,7 @@ def seeded_strategies() -> dict[str, Any]:
         "POST /v1/stripe/payments/{id}/refunds": lambda op: case(
             op, st.fixed_dictionaries({}, optional={
                 "amount": amount_up_to("50.00"),
-                "reason": st.sampled_from(["duplicate", "fraudulent", "requested_by_customer"]),
-                "metadata": metadata()}),
+                "reason": st.sampled_from(["duplicate", "fraudulent", "requested_by_customer"])}),
             st.one_of(fresh("fresh_paid"), fresh("fresh_paid"), fresh("fresh_paid"), pooled()),
             idempotency()),
         "POST /v1/stripe/payments/{id}/void": lambda op: case(

@@ -1,5 +1,6 @@
 """Fuzzing the billing client through its served OpenAPI document (``/openapi.json``), in front of
-the real AMCI and Stripe test mode, with a fixed seed and seeded objects (payment systems,
+the real AMCI and Stripe test mode, with a bearer API token made by ``billing-client create-token``,
+a fixed seed and seeded objects (payment systems,
 currencies, customers with an email, saved cards, authorized and captured transactions) so that
 money actually moves. Asserts 0 server errors, 0 answers that don't match the document, 0
 undocumented status codes, every hostile input class of issue 7 refused, and a minimum number of
@@ -251,7 +252,7 @@ def order(label: str) -> int:
 
 
 def test_fuzz_billing_client(services: Any, kit: Any) -> None:
-    headers: dict[str, str] = {}  # the billing client's /api has no authentication yet
+    headers = {"Authorization": f"Bearer {services.bc_token}"}
     seeds = Seeds(services.bc.url, headers, kit.BC_STRIPE_KEY, kit.LOGIN, kit.SeedFailed)
     seeds.prepare()
     fuzzer = kit.Fuzzer(
