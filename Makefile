@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: run test lint bench bench-testmode bench-relay clean
+.PHONY: run test lint fuzz bench bench-testmode bench-relay clean
 
 # Reinstall only when pyproject.toml changes; extras are recorded in the stamp name.
 $(VENV)/.installed-%: pyproject.toml
@@ -22,6 +22,12 @@ test: lint
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check amci billing_client tests bench
 	$(BIN)/mypy
+
+# The suite's fuzzing test (tests/fuzz), longer: more examples per operation, figures printed.
+# FUZZ_SEED=N for another fixed seed.
+FUZZ_EXAMPLES ?= 150
+fuzz: $(VENV)/.installed-test
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -s tests/fuzz
 
 bench: bench-testmode bench-relay
 

@@ -45,7 +45,8 @@ from schemathesis.specs.openapi.checks import (
 
 ROOT = Path(__file__).resolve().parents[2]
 START_DEADLINE_S = 30.0
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
+DEFAULT_EXAMPLES = 12
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", str(DEFAULT_EXAMPLES)))
 SEED = int(os.environ.get("FUZZ_SEED", "20261130"))
 TRACE = os.environ.get("FUZZ_TRACE") == "1"  # print every exchange (with pytest -s)
 STRIPE_KEY = "sk_test_51FuzzAmciSubscriptionKey00000fuzz"  # AMCI's shipped demo subscription
@@ -558,6 +559,11 @@ class Kit:
     EXAMPLES = EXAMPLES
     SEED = SEED
     basic_auth = staticmethod(basic_auth)
+
+    @staticmethod
+    def minimum(at_default_scale: int) -> int:
+        """A route's minimum count of 2xx answers, chosen at the default scale, grown with it."""
+        return max(at_default_scale, at_default_scale * EXAMPLES // DEFAULT_EXAMPLES)
 
     @staticmethod
     def load(url: str) -> Any:

@@ -24,13 +24,14 @@ CARDS = (
     ("6011111111111117", "123"),
 )
 
-# Observed with the default scale (FUZZ_EXAMPLES=12): see the README's Fuzzing section.
+# 2xx answers at the default scale (FUZZ_EXAMPLES=12; 6 seeded cases per route, ~5 succeed),
+# grown in proportion by `make fuzz`. Observed figures: the README's Fuzzing section.
 MINIMUM_2XX = {
-    "POST /v1/stripe/cards": 3,
-    "DELETE /v1/stripe/cards/{token}": 3,
-    "POST /v1/stripe/payments": 3,
-    "POST /v1/stripe/payments/{id}/capture": 3,
-    "POST /v1/stripe/payments/{id}/refunds": 3,
+    "POST /v1/stripe/cards": 5,
+    "DELETE /v1/stripe/cards/{token}": 4,
+    "POST /v1/stripe/payments": 5,
+    "POST /v1/stripe/payments/{id}/capture": 4,
+    "POST /v1/stripe/payments/{id}/refunds": 4,
 }
 
 
@@ -208,7 +209,8 @@ def test_fuzz_amci(services: Any, kit: Any) -> None:
     )
     report = fuzzer.run()
     print("\nAMCI fuzz:", report.table(), sep="\n")
-    short = {op: f"{report.ok(op)} < {n}" for op, n in MINIMUM_2XX.items() if report.ok(op) < n}
+    short = {op: f"{report.ok(op)} < {need}" for op, n in MINIMUM_2XX.items()
+             if report.ok(op) < (need := kit.minimum(n))}
     assert not report.findings and not short, (
         f"AMCI fuzz (seed {kit.SEED}, {kit.EXAMPLES} examples per operation):\n"
         f"{report.table()}\n\nfindings:\n{report.failures()}\n\n"

@@ -28,13 +28,14 @@ CARDS = (
 )
 METHODS = ["VISA", "MasterCard", "American Express", "Discover"]
 
-# Observed with the default scale (FUZZ_EXAMPLES=12): see the README's Fuzzing section.
+# 2xx answers at the default scale (FUZZ_EXAMPLES=12; 6 seeded cases per route, ~5 succeed),
+# grown in proportion by `make fuzz`. Observed figures: the README's Fuzzing section.
 MINIMUM_2XX = {
-    "POST /api/customers/{id}/cards": 3,
-    "DELETE /api/customers/{id}/cards/{card_id}": 3,
-    "POST /api/customers/{id}/payments": 3,
-    "POST /api/transactions/{id}/capture": 3,
-    "POST /api/transactions/{id}/refunds": 3,
+    "POST /api/customers/{id}/cards": 5,
+    "DELETE /api/customers/{id}/cards/{card_id}": 5,
+    "POST /api/customers/{id}/payments": 5,
+    "POST /api/transactions/{id}/capture": 4,
+    "POST /api/transactions/{id}/refunds": 4,
 }
 
 
@@ -266,7 +267,8 @@ def test_fuzz_billing_client(services: Any, kit: Any) -> None:
     )
     report = fuzzer.run()
     print("\nbilling client fuzz:", report.table(), sep="\n")
-    short = {op: f"{report.ok(op)} < {n}" for op, n in MINIMUM_2XX.items() if report.ok(op) < n}
+    short = {op: f"{report.ok(op)} < {need}" for op, n in MINIMUM_2XX.items()
+             if report.ok(op) < (need := kit.minimum(n))}
     assert not report.findings and not short, (
         f"billing client fuzz (seed {kit.SEED}, {kit.EXAMPLES} examples per operation):\n"
         f"{report.table()}\n\nfindings:\n{report.failures()}\n\n"
