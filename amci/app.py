@@ -22,7 +22,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from amci import auth, handlers, keys, logs, money
+from amci import auth, contract, handlers, keys, logs, money
 from amci.errors import AmciError, CardInvalid, PolicyRefusal, parameter_invalid
 from amci.limiter import Limiter
 from amci.logs import log
@@ -48,7 +48,7 @@ def create_app(
     """``session``: the network (injected by tests and the benchmark; else one is made);
     ``store``: records (else SQLite at ``settings.store.db_path``); ``clock``: wall-clock seconds
     for TTLs and card expiry."""
-    app = web.Application(middlewares=[_middleware], client_max_size=64 * 1024)
+    app = web.Application(middlewares=[_middleware], client_max_size=contract.MAX_BODY)
     app[keys.SETTINGS] = settings
     app[keys.METRICS] = metrics or create_metrics()
     app[keys.LOGGER] = logger or logging.getLogger("amci")

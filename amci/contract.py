@@ -1,5 +1,5 @@
 """AMCI's HTTP contract, written once: typed request and response models (pydantic v2) from which
-both the request validation and the served OpenAPI 3.1 document (``amci.openapi_doc``) come.
+both the request validation and the served OpenAPI 3.1 document (``amci.openapi``) come.
 
 The human form is docs/amci-api.md. Pure: no aiohttp, no stripe, no I/O.
 
@@ -8,7 +8,9 @@ body's size and nesting depth (Python's ``json`` recurses once per level: 60,000
 exhaust the stack) and refuses integers longer than any field takes; after parsing it refuses
 strings that are not valid Unicode (lone surrogates from ``\\ud800`` escapes, which the Stripe SDK
 cannot encode); then the model checks fields, types, lengths and enums, and refuses unknown
-fields as Stripe does (``parameter_unknown``, docs.stripe.com/error-codes#parameter-unknown).
+fields as Stripe does since 2011 ("raises exceptions on unrecognized parameters ... instead of
+silently allowing and ignoring them", docs.stripe.com/changelog/2011-06-21/exceptions-unrecognized-
+api-parameters; code ``parameter_unknown``, docs.stripe.com/error-codes).
 Every refusal is an ``InvalidRequest`` (400) naming the field, dotted: ``card.number``,
 ``metadata.k``, ``enabled_brands[1]``. Stripe's own rules on the values (currencies, amounts,
 card data, brands) are ``amci.policy``'s.
@@ -33,7 +35,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from amci.errors import InvalidRequest
+from amci.errors import InvalidRequest, parameter_missing
 
 MAX_BODY = 64 * 1024
 MAX_DEPTH = 32  # AMCI's bodies nest three levels deep; anything past 32 is not a request
@@ -164,7 +166,7 @@ class SaveCardRequest(Strict):
 
 
 class PaymentRequest(Strict):
-    """Exactly one of ``token`` or ``card``."""
+    """Pay with exactly one of token (a saved card) or card (full card data)."""
 
     amount: Money
     currency: Annotated[Text16, Field(description="ISO 4217 code, any case (\"USD\").")]
@@ -324,6 +326,10 @@ def load_json(raw: bytes) -> dict[str, Any]:
         )
     try:
         body = json.loads(raw, parse_int=_bounded_int)
+    except _IntegerTooLong:
+        raise InvalidRequest(
+            "parameter_invalid", f"Integers in the body take at most {MAX_INT_DIGITS} digits."
+        ) from None
     except (ValueError, UnicodeDecodeError):
         raise InvalidRequest("parameter_invalid", "The request body is not valid JSON.") from None
     if not isinstance(body, dict):
@@ -360,9 +366,15 @@ def _depth(raw: bytes) -> int:
     return deepest
 
 
+class _IntegerTooLong(ValueError):
+    pass
+
+
 def _bounded_int(text: str) -> int:
-    if len(text) > MAX_INT_DIGITS:
-        raise ValueError("integer too long")
+    """Refused before ``int()``: Python's conversion of a 5,000-digit number raises anyway, and
+    costs quadratic time on the way."""
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise _IntegerTooLong
     return int(text)
 
 
@@ -401,14 +413,14 @@ def _refusal(err: ErrorDetails) -> InvalidRequest:
     param = _param(err["loc"])
     kind = err["type"]
     if kind == "extra_forbidden":
-        # Stripe: "Received unknown parameter: foo" (code parameter_unknown).
+        # Stripe's wording: "Received unknown parameter: foo" (quoted in stripe-python's v4.0.1
+        # release notes); AMCI names nested fields dotted (card.nubmer) where Stripe writes
+        # card[nubmer].
         return InvalidRequest(
             "parameter_unknown", f"Received unknown parameter: {param}", param=param
         )
     if kind == "missing":
-        return InvalidRequest(
-            "parameter_missing", f"Missing required param: {param}.", param=param
-        )
+        return parameter_missing(param)
     message = err["msg"].removeprefix("Value error, ")
     if kind == "string_pattern_mismatch" and param.split(".")[-1] == "amount":
         message = "Amount must be a decimal string of ASCII digits such as \"10.00\"."

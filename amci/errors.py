@@ -5,7 +5,8 @@
     │                                                          secret_key_required, api_key_unknown,
     │                                                          subscription_inactive,
     │                                                          integration_not_activated
-    ├── InvalidRequest         400 invalid_request_error      parameter_*, invalid_currency,
+    ├── InvalidRequest         400 invalid_request_error      parameter_invalid/missing/unknown,
+    │                                                          invalid_currency,
     │                                                          amount_*, card_brand_not_enabled,
     │                                                          email_required, void_not_supported
     │   └── PolicyRefusal      400 (a Stripe limit applied before the network; counted by reason)

@@ -23,7 +23,7 @@ from datetime import date
 
 from amci import cards, money
 from amci.contract import CardIn, CustomerIn
-from amci.errors import CardInvalid, InvalidRequest, PolicyRefusal
+from amci.errors import CardInvalid, InvalidRequest, PolicyRefusal, parameter_missing
 
 # --- amounts -----------------------------------------------------------------------------------
 
@@ -168,8 +168,7 @@ def check_card(
     """Validate card data as Stripe would before charging; errors name ``card.<field>``."""
     number_param = f"{prefix}.number"
     if not raw.number.strip():
-        raise PolicyRefusal("parameter_missing", f"Missing required param: {number_param}.",
-                            param=number_param)
+        raise parameter_missing(number_param)
     digits = re.sub(r"[ -]", "", raw.number)
     if not digits.isascii() or not digits.isdigit() or not 12 <= len(digits) <= 19:
         raise CardInvalid("incorrect_number", _INCORRECT_NUMBER, param=number_param)

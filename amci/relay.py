@@ -5,8 +5,9 @@ One ``stripe.StripeClient`` per mode (``base_addresses`` is per client: test →
 test-mode server or any URL, live → https://api.stripe.com), each on the app's aiohttp session
 through ``stripe.AIOHTTPClient(session=…)``, with ``max_network_retries`` set explicitly (the SDK
 makes none by default on a StripeClient). Every call passes the caller's key and an idempotency
-key in the per-request options, so one client serves every caller; retries reuse that key
-(stripe-facts §10) and Stripe dedupes them.
+key in the per-request options, so one client serves every caller; the SDK's retries reuse that
+key (retrying with the same key and parameters is what docs.stripe.com/error-low-level advises)
+and Stripe dedupes them.
 
 Calls go through ``StripeClient.raw_request_async`` (the SDK's documented "custom requests"):
 the SDK still builds the request — ``Authorization``, ``Stripe-Version``, the idempotency key,

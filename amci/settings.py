@@ -72,8 +72,7 @@ class UpstreamSettings(_Section):
     # None: start the Stripe test-mode server inside AMCI (127.0.0.1, ephemeral port).
     test_api_base: StrictStr | None = None
     live_api_base: StrictStr = "https://api.stripe.com"
-    # A StripeClient makes no retries unless told to (docs.stripe.com/error-low-level: the
-    # libraries retry with the same idempotency key when configured).
+    # stripe-python's StripeClient makes no retries unless ``max_network_retries`` is given.
     max_network_retries: Annotated[StrictInt, Field(ge=0, le=10)] = 2
     timeout_seconds: Positive = 30.0
     # Connections per upstream host kept by the app's session.

@@ -57,10 +57,18 @@ async def test_body_too_large(stack: Stack) -> None:
 
 
 async def test_huge_amount_string(stack: Stack) -> None:
+    # Longer than the contract's 32 characters: refused as malformed, never converted.
     status, body, _ = await stack.post(PAY, {"amount": "9" * 5000, "currency": "USD",
                                              "card": CARD})
-    assert status == 400 and body["error"]["param"] == "amount", body
-    assert body["error"]["code"] in ("amount_too_large", "parameter_invalid"), body
+    _error(status, body, "parameter_invalid", "amount")
+    # Within 32 characters but more digits than Stripe's eight: refused before int().
+    status, body, _ = await stack.post(PAY, {"amount": "9" * 30, "currency": "USD",
+                                             "card": CARD})
+    _error(status, body, "amount_too_large", "amount")
+    # JSON numbers too: a 5,000-digit integer is refused by the parser's bound.
+    status, body = await _raw(stack, PAY, b'{"amount": ' + b"9" * 5000 + b"}")
+    _error(status, body, "parameter_invalid", None)
+    assert stack.upstream.calls == []
 
 
 async def test_non_ascii_digits_are_not_money(stack: Stack) -> None:

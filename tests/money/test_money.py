@@ -122,3 +122,24 @@ def test_minimum_in_settlement_currency(code: str, expected: int | None) -> None
 def test_fx_is_exact() -> None:
     fx = load_fx()
     assert fx.convert(46, currency("CHF"), currency("USD")) == Fraction(50)
+
+
+@pytest.mark.parametrize(
+    ("amount", "code", "error"),
+    [
+        ("9" * 5000, "USD", "amount_too_large"),  # past Python's int-conversion limit
+        ("1000000", "USD", "amount_too_large"),  # 7 whole digits + 2 decimals: 9 digits
+        ("100000000", "JPY", "amount_too_large"),
+        ("100000", "KWD", "amount_too_large"),
+        ("١٠.٠٠", "USD", "amount_invalid"),  # Arabic-Indic digits are not money
+        ("１０", "USD", "amount_invalid"),  # nor fullwidth ones
+    ],
+)
+def test_to_minor_refuses_before_converting(amount: str, code: str, error: str) -> None:
+    with pytest.raises(MoneyError) as err:
+        to_minor(amount, currency(code))
+    assert err.value.code == error
+
+
+def test_to_minor_keeps_leading_zeros_harmless() -> None:
+    assert to_minor("0" * 40 + "999999.99", currency("USD")) == 99_999_999
