@@ -4,8 +4,9 @@ are constructor arguments, so tests and deployments point it anywhere.
 Translation happens here, once:
 - AMCI answered with its Stripe-style error envelope (4xx) → ``AmciError`` carrying AMCI's
   ``type``/``code``/``param``/``message`` untouched (the message is meant for the end user);
-- AMCI unreachable, timed out, 5xx, or "same Idempotency-Key still in flight" (409) →
-  ``AmciUnavailable``: the outcome is unknown and the caller may retry with the same key.
+- AMCI unreachable, timed out, 5xx, its own rate limit (429: "retry shortly", never stored
+  under the key), or "same Idempotency-Key still in flight" (409) → ``AmciUnavailable``: the
+  outcome is unknown or nothing was done, and the caller may retry with the same key.
 
 Secrets leave the process here and only here: ``Secret.reveal()`` builds the Basic credentials
 and the card fields of the JSON body.
@@ -194,7 +195,7 @@ class AmciClient:
             if 200 <= status < 300:
                 outcome = "ok"
                 return parsed
-            if status >= 500 or (
+            if status >= 500 or status == 429 or (
                 status == 409
                 and isinstance(error, dict)
                 and error.get("code") == "idempotency_key_in_use"

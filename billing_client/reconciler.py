@@ -1,8 +1,9 @@
 """The background reconciler: pending transactions complete by themselves once AMCI is back.
 
 Every ``reconcile.interval_seconds`` it runs ``usecases.reconcile.reconcile_pending()``, which
-resends each retryable pending transaction under its own stored Idempotency-Key (so nothing is
-charged twice). The sleep is scheduling, not synchronisation: tests wait on ``on_pass`` instead.
+resends each retryable pending transaction that is due under its own stored Idempotency-Key (so
+nothing is charged twice), and turns those past the 23-hour resend window ``unknown``. The sleep
+is scheduling, not synchronisation: tests wait on ``on_pass`` instead.
 
 A pass that raises is logged and the loop carries on; cancelling the task (application
 shutdown) stops it between or during passes — an interrupted attempt leaves its transaction
@@ -43,9 +44,10 @@ async def run_reconciler(
                 error=type(exc).__name__,
             )
         else:
-            if report.attempted or report.errors:
-                # Counts only: no transaction ids, keys or card data in this line.
-                trouble = report.still_pending or report.errors
+            if report.attempted or report.errors or report.unknown:
+                # Counts only: no transaction ids, keys or card data in this line (each
+                # transaction given up on has its own transaction_outcome_unknown line).
+                trouble = report.still_pending or report.errors or report.unknown
                 log(
                     logger,
                     "reconcile_pass",
@@ -56,6 +58,7 @@ async def run_reconciler(
                     needs_card=report.needs_card,
                     busy=report.busy,
                     errors=report.errors,
+                    unknown=report.unknown,
                 )
         if on_pass is not None:
             on_pass(report)

@@ -133,6 +133,13 @@ _NEEDS_CARD = """
 MIGRATIONS: tuple[str, ...] = (
     SCHEMA,
     auth.SCHEMA,
+    # When a pending transaction may be resent (backoff.py); NULL: due since it was created.
+    # The reconciler's queue: pending rows in due order (partial, so it stays tiny).
+    """
+    ALTER TABLE transactions ADD COLUMN next_attempt_at INTEGER;
+    CREATE INDEX IF NOT EXISTS transactions_due
+        ON transactions(COALESCE(next_attempt_at, created), created) WHERE status = 'pending';
+    """,
 )
 
 _TABLES = {"payment_systems", "currencies", "customers", "cards", "transactions"}
@@ -353,17 +360,28 @@ class Storage:
             "SELECT * FROM transactions WHERE parent_id = ? ORDER BY created, rowid", (parent_id,)
         )
 
-    async def pending_transactions(self, limit: int) -> list[Row]:
-        """Pending transactions the billing client can retry by itself, oldest first.
+    async def due_transactions(self, now: int, limit: int) -> list[Row]:
+        """Pending transactions the billing client can resend by itself and that are due at
+        ``now``, the longest-due first (a row that keeps failing is pushed back by its backoff,
+        so it can't hold the head of the queue).
 
-        INDEXED BY pins the partial index (only pending rows, already in ``created`` order):
-        without statistics SQLite would pick ``transactions_status`` and sort in a temp b-tree,
-        and if the index were ever missing the query fails loudly instead of scanning."""
+        INDEXED BY pins the partial index (only pending rows, already in due order): without
+        statistics SQLite might pick ``transactions_status`` and sort in a temp b-tree, and if
+        the index were ever missing the query fails loudly instead of scanning."""
         return await self.fetch_all(
-            "SELECT t.* FROM transactions t INDEXED BY transactions_pending "  # noqa: S608 - ours
-            f"WHERE t.status = 'pending' AND NOT ({_NEEDS_CARD}) "
-            "ORDER BY t.created, t.rowid LIMIT ?",
-            (limit,),
+            "SELECT t.* FROM transactions t INDEXED BY transactions_due "  # noqa: S608 - ours
+            "WHERE t.status = 'pending' AND COALESCE(t.next_attempt_at, t.created) <= ? "
+            f"AND NOT ({_NEEDS_CARD}) "
+            "ORDER BY COALESCE(t.next_attempt_at, t.created), t.created, t.rowid LIMIT ?",
+            (now, limit),
+        )
+
+    async def pending_created_before(self, before: int, limit: int) -> list[Row]:
+        """Pending transactions created before ``before`` (any kind), oldest first."""
+        return await self.fetch_all(
+            "SELECT * FROM transactions INDEXED BY transactions_pending "
+            "WHERE status = 'pending' AND created < ? ORDER BY created, rowid LIMIT ?",
+            (before, limit),
         )
 
     async def count_pending_needing_card(self) -> int:

@@ -113,7 +113,8 @@ async def refund(ctx: Context, txn_id: str, body: Any, request_key: str | None =
         pending = sum(
             int(c["amount_minor"] or 0)
             for c in await ctx.db.children(txn_id)
-            if c["operation"] == "refund" and c["status"] == "pending"
+            # A refund whose outcome is unknown may have gone through: it stays reserved too.
+            if c["operation"] == "refund" and c["status"] in ("pending", "unknown")
         )
         remaining = (
             int(parent["amount_captured_minor"]) - int(parent["amount_refunded_minor"]) - pending
@@ -122,7 +123,8 @@ async def refund(ctx: Context, txn_id: str, body: Any, request_key: str | None =
         cur = parent["currency"]
         if remaining <= 0:
             raise InvalidRequest(
-                "Nothing left to refund on this payment (refunds still pending count too).",
+                "Nothing left to refund on this payment (refunds still pending or of unknown "
+                "outcome count too).",
                 code="charge_already_refunded",
             )
         if amount > remaining:

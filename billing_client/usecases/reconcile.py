@@ -1,15 +1,18 @@
 """Reconciling: pending transactions are completed once AMCI is back, exactly once.
 
 Called by the background loop (``billing_client.reconciler``) every
-``reconcile.interval_seconds``; each pending transaction is resent the way
-``POST /api/transactions/{id}/retry`` would (``transactions.resend``).
+``reconcile.interval_seconds``; each pending transaction that is due is resent the way
+``POST /api/transactions/{id}/retry`` would (``transactions.resend``), with exponential backoff
+and jitter between attempts, and never after the resend window (``billing_client.backoff``).
 """
 
 from __future__ import annotations
 
 import logging
+import random
 from dataclasses import dataclass
 
+from billing_client import backoff
 from billing_client.errors import BillingError, IdempotencyInUse
 from billing_client.logs import log
 from billing_client.storage import Row
@@ -17,6 +20,7 @@ from billing_client.usecases import transactions
 from billing_client.usecases.context import Context
 
 logger = logging.getLogger("billing_client")
+_jitter = random.SystemRandom().random
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +32,8 @@ class ReconcileReport:
     transaction pending). ``needs_card``: pending one-off-card payments (or saved-card payments
     whose card was deleted) that only the customer can retry, left alone. ``busy``: being
     attempted by a request at that moment, left to it. ``errors``: could not be attempted at
-    all (logged one by one).
+    all (logged one by one; tried again after the longest backoff). ``unknown``: past the
+    resend window, given up on (never sent again; an administrator has to look).
     """
 
     completed: int = 0
@@ -37,6 +42,7 @@ class ReconcileReport:
     needs_card: int = 0
     busy: int = 0
     errors: int = 0
+    unknown: int = 0
 
     @property
     def attempted(self) -> int:
@@ -44,22 +50,35 @@ class ReconcileReport:
 
 
 # ReconcileReport field → billing_client_reconciled_total{outcome} (bounded label values).
-RECONCILE_OUTCOMES = ("completed", "still_pending", "failed", "needs_card")
+RECONCILE_OUTCOMES = ("completed", "still_pending", "failed", "needs_card", "unknown")
 
 
 async def reconcile_pending(ctx: Context, limit: int = 50) -> ReconcileReport:
-    """Retry up to ``limit`` pending transactions, oldest first, each exactly as
+    """Retry up to ``limit`` due pending transactions, the longest-due first, each exactly as
     ``POST /api/transactions/{id}/retry`` would: under its own stored Idempotency-Key, so
     AMCI (and Stripe behind it) replays a request that did go through instead of charging
     again, and alone (one in flight per transaction).
+
+    First, up to ``limit`` pending transactions past the resend window become ``unknown``
+    (those only the customer could retry included: they would otherwise stay pending forever).
 
     Pending one-off-card sales and authorizations are never attempted: their card data was
     not kept, so only the customer can retry them (counted as ``needs_card``). Captures,
     refunds, voids and saved-card payments (token or full_card_except_cvv) are.
     """
-    rows = await ctx.db.pending_transactions(limit)
-    counts = dict.fromkeys(("completed", "still_pending", "failed", "busy", "errors"), 0)
-    for row in rows:
+    counts = dict.fromkeys(("completed", "still_pending", "failed", "busy", "errors", "unknown"), 0)
+    # created <= now - window, i.e. backoff.expired(now, created).
+    expired = await ctx.db.pending_created_before(ctx.now() - backoff.RESEND_WINDOW_S + 1, limit)
+    for row in expired:
+        try:
+            async with ctx.exclusive(row["id"]):
+                fresh = await transactions.load(ctx, row["id"])
+                if fresh["status"] == "pending":
+                    await transactions.give_up(ctx, fresh)
+                    counts["unknown"] += 1
+        except IdempotencyInUse:
+            counts["busy"] += 1  # its request is sending it; send() refuses it if it's late
+    for row in await ctx.db.due_transactions(ctx.now(), limit):
         counts[await _reconcile_one(ctx, row)] += 1
     report = ReconcileReport(needs_card=await ctx.db.count_pending_needing_card(), **counts)
     for outcome in RECONCILE_OUTCOMES:
@@ -87,6 +106,14 @@ async def _reconcile_one(ctx: Context, row: Row) -> str:
             error=exc.code if isinstance(exc, BillingError) else type(exc).__name__,
             exc_info=not isinstance(exc, BillingError),
         )
+        # It was not sent, so its backoff did not move: push it back by the longest delay, or
+        # the same rows would head the queue on every pass and starve the rest.
+        await ctx.db.update(
+            "transactions",
+            "id",
+            row["id"],
+            {"next_attempt_at": backoff.after_error(ctx.now(), int(row["created"]), _jitter())},
+        )
         return "errors"
     if not attempted:
         return "busy"  # finished by a request between the query and the lock
@@ -94,4 +121,6 @@ async def _reconcile_one(ctx: Context, row: Row) -> str:
         return "still_pending"
     if done["status"] in ("failed", "refused"):
         return "failed"
+    if done["status"] == "unknown":
+        return "unknown"  # ran out of time between the query and the send: not sent
     return "completed"

@@ -9,9 +9,11 @@ authorization) and ``follow_ups`` (capture, refund, void).
 
 from __future__ import annotations
 
+import logging
+import random
 from typing import Any
 
-from billing_client import money
+from billing_client import backoff, money
 from billing_client.amci_client import AmciError, AmciUnavailable
 from billing_client.cards import Card
 from billing_client.errors import (
@@ -24,14 +26,27 @@ from billing_client.errors import (
     PaymentRefused,
     invalid,
 )
+from billing_client.logs import log
 from billing_client.storage import Row
 from billing_client.usecases import cards, customers, payment_systems
 from billing_client.usecases.context import Context, Result
 from billing_client.validation import parse_card, require_object
 
+logger = logging.getLogger("billing_client")
+# Backoff jitter only (not a secret): the system source, so no seeding concerns at all.
+_jitter = random.SystemRandom().random
+
 PENDING_MESSAGE = (
     "The payment system could not be reached, so this {operation} is pending: it has not been "
     "confirmed. Retry it later (POST /api/transactions/{id}/retry); it will not be charged twice."
+)
+
+UNKNOWN_MESSAGE = (
+    "For 23 hours AMCI could not confirm this {operation}, so whether it went through is "
+    "unknown. It will not be sent again: AMCI and Stripe forget an Idempotency-Key after 24 "
+    "hours, and a resend could then charge twice. An administrator should look the payment up "
+    "in the Stripe Dashboard (metadata billing_transaction={id}, Idempotency-Key {key}) before "
+    "anything is charged again."
 )
 
 # AMCI payment status (Stripe's PaymentIntent status) → the billing client's transaction status.
@@ -84,6 +99,8 @@ def view(row: Row, children: list[Row] | None = None) -> dict[str, Any]:
         },
         "idempotency_key": row["idempotency_key"],
         "attempts": row["attempts"],
+        # When the reconciler sends it next (pending only).
+        "next_attempt_at": row["next_attempt_at"] if row["status"] == "pending" else None,
         "message": row["message"],
         "error": (
             {
@@ -126,6 +143,12 @@ def outcome(row: Row, success: int, replayed: bool = False) -> Result:
         raise AmciUnavailableError(
             row["message"] or "The payment system could not be reached.",
             code="transaction_pending",
+            extra={"transaction": shown},
+        )
+    if status == "unknown":
+        raise AmciUnavailableError(
+            row["message"] or "The outcome of this transaction is unknown.",
+            code="transaction_outcome_unknown",
             extra={"transaction": shown},
         )
     if row["error_code"] or row["error_type"]:
@@ -224,10 +247,48 @@ async def _apply_refund(ctx: Context, parent: Row, amount: int) -> None:
     )
 
 
+async def give_up(ctx: Context, row: Row) -> Row:
+    """Past the resend window: record the transaction as ``unknown``; it is never sent again."""
+    op = row["operation"]
+    await ctx.db.update(
+        "transactions",
+        "id",
+        row["id"],
+        {
+            "status": "unknown",
+            "message": UNKNOWN_MESSAGE.format(
+                operation="payment" if op in ("sale", "authorization") else op,
+                id=row["id"],
+                key=row["idempotency_key"],
+            ),
+            "http_status": 502,
+            "next_attempt_at": None,
+            "updated": ctx.now(),
+        },
+    )
+    # For the administrator: our own ids only (no card data, no keys of Stripe's).
+    log(
+        logger,
+        "transaction_outcome_unknown",
+        level=logging.ERROR,
+        transaction=row["id"],
+        operation=op,
+        attempts=row["attempts"],
+    )
+    ctx.metrics.transactions.labels(operation=op, outcome="unknown").inc()
+    return await load(ctx, row["id"])
+
+
 async def send(ctx: Context, row: Row, one_off: Card | None, success: int) -> Row:
-    """Send a pending transaction to AMCI once (under its own key), record and return it."""
+    """Send a pending transaction to AMCI once (under its own key), record and return it.
+
+    Past the resend window (``backoff``) nothing is sent: the transaction becomes ``unknown``.
+    Every way of resending (the request's own retry, a client replay, the reconciler) comes
+    through here, so none of them can send it late."""
     txn_id = row["id"]
     op = row["operation"]
+    if backoff.expired(ctx.now(), int(row["created"])):
+        return await give_up(ctx, row)
     ps_row = await payment_systems.load(ctx, row["payment_system_id"])
     creds = payment_systems.credentials(ctx, ps_row)
     body = ctx.vault.open_json(row["request_sealed"]) if row["request_sealed"] else {}
@@ -304,6 +365,9 @@ async def send(ctx: Context, row: Row, one_off: Card | None, success: int) -> Ro
                 operation="payment" if op in ("sale", "authorization") else op, id=txn_id
             ),
             "http_status": 502,
+            "next_attempt_at": backoff.next_attempt_at(
+                ctx.now(), int(row["created"]), attempts, _jitter()
+            ),
         }
     if fields["status"] != "pending":
         # A finished attempt clears the pending notice left by an earlier one.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -51,12 +52,14 @@ async def testmode(aiohttp_server: ServerFactory) -> TestServer:
     )
 
 
-def amci_app(testmode_url: str, db_path: str) -> web.Application:
+def amci_app(
+    testmode_url: str, db_path: str, rate_limit: RateLimitSettings | None = None
+) -> web.Application:
     return create_amci_app(
         AmciSettings(
             store=StoreSettings(db_path=db_path),
             upstream=UpstreamSettings(test_api_base=testmode_url, max_network_retries=0),
-            rate_limit=RateLimitSettings(enabled=False),
+            rate_limit=rate_limit or RateLimitSettings(enabled=False),
             subscriptions=(
                 SubscriptionSettings(
                     id="tests",
@@ -107,14 +110,40 @@ async def authorized(aiohttp_client: ClientFactory, app: web.Application) -> Tes
     return await aiohttp_client(app, headers={"Authorization": f"Bearer {token}"})
 
 
+class Clock:
+    """The billing client's injected clock: starts at the real time, moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = float(int(time.time()))
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
 @pytest.fixture
 def make_billing(
     aiohttp_client: ClientFactory, tmp_path: Path, fernet_key: str
 ) -> Callable[..., Awaitable[TestClient[Any, Any]]]:
     """A billing client app (real HTTP server on loopback) pointed at ``amci_url``."""
 
-    async def make(amci_url: str, db_name: str = "bc.sqlite3", **over: Any) -> TestClient[Any, Any]:
-        app = create_app(bc_settings(amci_url, str(tmp_path / db_name), fernet_key, **over))
+    async def make(
+        amci_url: str,
+        db_name: str = "bc.sqlite3",
+        *,
+        clock: Callable[[], float] = time.time,
+        **over: Any,
+    ) -> TestClient[Any, Any]:
+        app = create_app(
+            bc_settings(amci_url, str(tmp_path / db_name), fernet_key, **over), clock=clock
+        )
         return await authorized(aiohttp_client, app)
 
     return make

@@ -23,7 +23,7 @@ from aiohttp.test_utils import TestClient
 from billing_client import keys
 from billing_client.access import check_routes
 from billing_client.auth import ApiToken, TokenError, Tokens, digest
-from billing_client.storage import MIGRATIONS, SCHEMA, Storage, StorageError
+from billing_client.storage import Storage
 
 from .conftest import Captured
 
@@ -266,40 +266,6 @@ async def test_tokens_are_random_and_verify_by_name(tmp_path: Path) -> None:
         assert await tokens.verify(b.reveal()) == "b"
     finally:
         await storage.close()
-
-
-# -- the schema is versioned ----------------------------------------------------------------------
-
-
-async def test_a_database_from_before_versioning_gains_the_tokens_table(tmp_path: Path) -> None:
-    db = tmp_path / "old.sqlite3"
-    with contextlib.closing(sqlite3.connect(db)) as conn:
-        conn.executescript(SCHEMA)
-        conn.execute(
-            "INSERT INTO customers (id, name, currency, created, updated) "
-            "VALUES ('cust_old', 'Old', 'USD', 1, 1)"
-        )
-        conn.commit()
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 0
-    storage = Storage(str(db))
-    await storage.open()
-    try:
-        assert [c["id"] for c in await storage.list_customers()] == ["cust_old"]
-        await Tokens(storage).create("after-upgrade")
-    finally:
-        await storage.close()
-    with contextlib.closing(sqlite3.connect(db)) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
-
-
-async def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
-    db = tmp_path / "new.sqlite3"
-    with contextlib.closing(sqlite3.connect(db)) as conn:
-        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
-    storage = Storage(str(db))
-    with pytest.raises(StorageError, match="newer"):
-        await storage.open()
-    await storage.close()
 
 
 def test_a_route_outside_every_family_is_refused_at_start() -> None:

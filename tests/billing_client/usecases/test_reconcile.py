@@ -21,7 +21,7 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from billing_client import keys
+from billing_client import backoff, keys
 from billing_client.app import create_app
 from billing_client.storage import Storage
 from billing_client.usecases.reconcile import ReconcileReport, reconcile_pending
@@ -31,6 +31,7 @@ from ..conftest import (
     STRIPE_KEY,
     VISA,
     Captured,
+    Clock,
     amci_app,
     authorized,
     bc_settings,
@@ -99,16 +100,22 @@ class Outage:
 
 
 async def reconcile(bc: Client, limit: int = 50) -> ReconcileReport:
-    """One reconciliation pass of ``bc``'s use cases, called directly."""
-    return await reconcile_pending(bc.app[keys.USECASES], limit)
+    """One reconciliation pass of ``bc``'s use cases, called directly, once every backoff has
+    run out: ``bc``'s injected clock moves on by the longest delay first. (The backoff itself is
+    tested in test_reconcile_schedule.py, which calls ``reconcile_pending`` at chosen instants.)"""
+    ctx = bc.app[keys.USECASES]
+    assert isinstance(ctx.clock, Clock), "make the billing client with clock=clock"
+    ctx.clock.advance(backoff.MAX_DELAY_S)
+    return await reconcile_pending(ctx, limit)
 
 
 async def test_outage_then_reconcile_completes_once(
-    aiohttp_server: ServerFactory, testmode: TestServer, make_billing: MakeBilling, tmp_path: Path
+    aiohttp_server: ServerFactory, testmode: TestServer, make_billing: MakeBilling, tmp_path: Path,
+    clock: Clock,
 ) -> None:
     amci = Outage(aiohttp_server, testmode, tmp_path)
     await amci.up()
-    bc = await make_billing(amci.url, reconcile_interval_seconds=0)
+    bc = await make_billing(amci.url, reconcile_interval_seconds=0, clock=clock)
     ids = await setup_stripe(bc)
     cust = ids["customer"]
     card = await (await bc.post(f"/api/customers/{cust}/cards", json={"card": VISA})).json()
@@ -151,13 +158,17 @@ async def test_outage_then_reconcile_completes_once(
 
 
 async def test_reconcile_replays_a_payment_amci_took_before_it_went_down(
-    aiohttp_server: ServerFactory, amci: TestServer, testmode: TestServer, make_billing: MakeBilling
+    aiohttp_server: ServerFactory,
+    amci: TestServer,
+    testmode: TestServer,
+    make_billing: MakeBilling,
+    clock: Clock,
 ) -> None:
     """The worst case for a double charge: AMCI charged, its answer never arrived (timeout). The
     reconciler resends under the stored key and AMCI replays: still one PaymentIntent."""
     hop = Hop(url(amci))
     proxy = await aiohttp_server(hop.app())
-    bc = await make_billing(url(proxy), timeout=0.5, reconcile_interval_seconds=0)
+    bc = await make_billing(url(proxy), timeout=0.5, reconcile_interval_seconds=0, clock=clock)
     ids = await setup_stripe(bc)
     card = await (
         await bc.post(f"/api/customers/{ids['customer']}/cards", json={"card": VISA})
@@ -177,10 +188,12 @@ async def test_reconcile_replays_a_payment_amci_took_before_it_went_down(
 
 
 async def test_one_off_card_payment_is_left_to_the_customer(
-    aiohttp_server: ServerFactory, testmode: TestServer, make_billing: MakeBilling, tmp_path: Path
+    aiohttp_server: ServerFactory, testmode: TestServer, make_billing: MakeBilling, tmp_path: Path,
+    clock: Clock,
 ) -> None:
     amci = Outage(aiohttp_server, testmode, tmp_path)
-    bc = await make_billing(amci.url, reconcile_interval_seconds=0)  # AMCI down from the start
+    # AMCI down from the start
+    bc = await make_billing(amci.url, reconcile_interval_seconds=0, clock=clock)
     ids = await setup_stripe(bc)
     pending = await pay_pending(bc, ids["customer"], {"amount": "3.00", "card": VISA})
     await amci.up()
@@ -199,11 +212,12 @@ async def test_one_off_card_payment_is_left_to_the_customer(
 
 
 async def test_pending_capture_and_refund_complete_oldest_first(
-    aiohttp_server: ServerFactory, testmode: TestServer, make_billing: MakeBilling, tmp_path: Path
+    aiohttp_server: ServerFactory, testmode: TestServer, make_billing: MakeBilling, tmp_path: Path,
+    clock: Clock,
 ) -> None:
     amci = Outage(aiohttp_server, testmode, tmp_path)
     await amci.up()
-    bc = await make_billing(amci.url, reconcile_interval_seconds=0)
+    bc = await make_billing(amci.url, reconcile_interval_seconds=0, clock=clock)
     ids = await setup_stripe(bc)
     path = f"/api/customers/{ids['customer']}/payments"
     # One-off cards: the follow-ups need no card data, so they are reconcilable all the same.
@@ -244,13 +258,15 @@ async def test_pending_capture_and_refund_complete_oldest_first(
 
 
 async def test_decline_is_final_and_a_deleted_saved_card_needs_the_customer(
-    aiohttp_server: ServerFactory, testmode: TestServer, make_billing: MakeBilling, tmp_path: Path
+    aiohttp_server: ServerFactory, testmode: TestServer, make_billing: MakeBilling, tmp_path: Path,
+    clock: Clock,
 ) -> None:
     """full_card_except_cvv: the stored card goes with every attempt, so the reconciler can
     resend it; Stripe's decline is recorded as the manual retry records it. A payment whose card
     was deleted meanwhile (its number is gone) is left to the customer."""
     amci = Outage(aiohttp_server, testmode, tmp_path)
-    bc = await make_billing(amci.url, reconcile_interval_seconds=0)  # AMCI down from the start
+    # AMCI down from the start
+    bc = await make_billing(amci.url, reconcile_interval_seconds=0, clock=clock)
     ids = await setup_stripe(bc, protection="full_card_except_cvv")
     cust = ids["customer"]
     cards = f"/api/customers/{cust}/cards"
@@ -278,12 +294,13 @@ async def test_a_transaction_that_cannot_be_sent_does_not_hold_up_the_others(
     make_billing: MakeBilling,
     tmp_path: Path,
     captured_logs: Captured,
+    clock: Clock,
 ) -> None:
     """The oldest pending transaction belongs to a payment system deleted since (USD was moved
     to another one): it is logged and stays pending; the next one still completes."""
     amci = Outage(aiohttp_server, testmode, tmp_path)
     await amci.up()
-    bc = await make_billing(amci.url, reconcile_interval_seconds=0)
+    bc = await make_billing(amci.url, reconcile_interval_seconds=0, clock=clock)
     old = await setup_stripe(bc)
     r = await bc.post(
         f"/api/customers/{old['customer']}/payments",
@@ -361,13 +378,17 @@ class Hop:
 
 
 async def test_a_transaction_in_flight_is_left_to_its_request(
-    aiohttp_server: ServerFactory, amci: TestServer, testmode: TestServer, make_billing: MakeBilling
+    aiohttp_server: ServerFactory,
+    amci: TestServer,
+    testmode: TestServer,
+    make_billing: MakeBilling,
+    clock: Clock,
 ) -> None:
     """Per-transaction exclusivity: while the payment's own first attempt is waiting on AMCI,
     a pass counts it as busy and sends nothing."""
     hop = Hop(url(amci))
     proxy = await aiohttp_server(hop.app())
-    bc = await make_billing(url(proxy), reconcile_interval_seconds=0)
+    bc = await make_billing(url(proxy), reconcile_interval_seconds=0, clock=clock)
     ids = await setup_stripe(bc)
     card = await (
         await bc.post(f"/api/customers/{ids['customer']}/cards", json={"card": VISA})
@@ -419,6 +440,7 @@ async def test_background_loop_completes_a_pending_payment(
     tmp_path: Path,
     fernet_key: str,
     captured_logs: Captured,
+    clock: Clock,
 ) -> None:
     amci = Outage(aiohttp_server, testmode, tmp_path)
     await amci.up()
@@ -426,7 +448,9 @@ async def test_background_loop_completes_a_pending_payment(
     settings = bc_settings(
         amci.url, str(tmp_path / "bc.sqlite3"), fernet_key, reconcile_interval_seconds=0.05
     )
-    bc = await authorized(aiohttp_client, create_app(settings, on_reconcile_pass=passes))
+    bc = await authorized(
+        aiohttp_client, create_app(settings, on_reconcile_pass=passes, clock=clock)
+    )
     ids = await setup_stripe(bc)
     card = await (
         await bc.post(f"/api/customers/{ids['customer']}/cards", json={"card": VISA})
@@ -434,7 +458,8 @@ async def test_background_loop_completes_a_pending_payment(
     await amci.down()
     pending = await pay_pending(bc, ids["customer"], {"amount": "12.00", "card_id": card["id"]})
 
-    await amci.up()  # nobody calls retry: the loop finds it
+    await amci.up()  # nobody calls retry: the loop finds it, once its backoff has run out
+    clock.advance(backoff.MAX_DELAY_S)
     await asyncio.wait_for(passes.completed.wait(), DEADLINE_S)
     done = await txn(bc, pending["id"])
     assert done["status"] == "succeeded"
@@ -460,6 +485,7 @@ async def test_shutdown_cancels_the_loop_mid_pass_and_nothing_is_charged_twice(
     testmode: TestServer,
     tmp_path: Path,
     fernet_key: str,
+    clock: Clock,
 ) -> None:
     """Shutdown while a pass waits on AMCI (which did charge): the task ends cancelled, the
     transaction stays pending under its key, and the next run completes it as a replay."""
@@ -472,6 +498,7 @@ async def test_shutdown_cancels_the_loop_mid_pass_and_nothing_is_charged_twice(
         create_app(
             bc_settings(url(proxy), db, fernet_key, reconcile_interval_seconds=0.01),
             on_reconcile_pass=passes,
+            clock=clock,
         ),
     )
     task = bc.app[keys.RECONCILER]
@@ -482,6 +509,7 @@ async def test_shutdown_cancels_the_loop_mid_pass_and_nothing_is_charged_twice(
     hop.fail_payments, hop.hold_payments = 1, 1
     try:
         pending = await pay_pending(bc, ids["customer"], {"amount": "8.00", "card_id": card["id"]})
+        clock.advance(backoff.MAX_DELAY_S)  # due: the loop resends it
         await asyncio.wait_for(hop.forwarded.wait(), DEADLINE_S)  # the loop's resend is in AMCI
         assert not task.done()
         await bc.close()
@@ -500,7 +528,9 @@ async def test_shutdown_cancels_the_loop_mid_pass_and_nothing_is_charged_twice(
 
     again = await authorized(
         aiohttp_client,
-        create_app(bc_settings(url(proxy), db, fernet_key, reconcile_interval_seconds=0)),
+        create_app(
+            bc_settings(url(proxy), db, fernet_key, reconcile_interval_seconds=0), clock=clock
+        ),
     )
     assert keys.RECONCILER not in again.app  # 0 disables the loop
     assert await reconcile(again) == ReconcileReport(completed=1)
@@ -515,6 +545,7 @@ async def test_a_failing_pass_is_logged_and_the_loop_goes_on(
     tmp_path: Path,
     fernet_key: str,
     captured_logs: Captured,
+    clock: Clock,
 ) -> None:
     """A pass that raises (here: the transactions table moved away under it, a real SQLite
     error) is logged, and once the table is back the next pass works again."""
