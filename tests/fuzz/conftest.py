@@ -133,7 +133,7 @@ class Services:
     bc_token: str  # a bearer API token for the billing client's /api
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     """Stripe test mode (no rate limit: the fuzzer is not testing Stripe's), AMCI with its shipped
     config (the demo subscription takes any sk_test_ key) pointed at it, and the billing client
@@ -570,6 +570,6 @@ class Kit:
         return schemathesis.openapi.from_url(url + "/openapi.json")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def kit() -> Kit:
     return Kit()
