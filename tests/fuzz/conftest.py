@@ -562,8 +562,10 @@ class Kit:
 
     @staticmethod
     def minimum(at_default_scale: int) -> int:
-        """A route's minimum count of 2xx answers, chosen at the default scale, grown with it."""
-        return max(at_default_scale, at_default_scale * EXAMPLES // DEFAULT_EXAMPLES)
+        """A route's minimum count of 2xx answers, chosen at the default scale; at a larger one,
+        half the proportional growth (longer runs draw rarer, often refused, realistic cases:
+        a brand outside ``enabled_brands``, an unusual email)."""
+        return max(at_default_scale, at_default_scale * EXAMPLES // DEFAULT_EXAMPLES // 2)
 
     @staticmethod
     def load(url: str) -> Any:

@@ -223,7 +223,8 @@ def seeded_strategies() -> dict[str, Any]:
             optional={"email": st.one_of(email(), st.none())})),
         "GET /api/customers/{id}": lambda op: case(op, path=pooled("customer")),
         "PATCH /api/customers/{id}": lambda op: case(
-            op, st.fixed_dictionaries({}, optional={"name": name(), "email": email()}),
+            op, st.one_of(st.fixed_dictionaries({"name": name()}, optional={"email": email()}),
+                          st.fixed_dictionaries({"email": email()})),
             fresh("fresh_customer")),
         "POST /api/customers/{id}/cards": lambda op: case(
             op, st.fixed_dictionaries({"card": card()}), pooled("customer"), idempotency()),
