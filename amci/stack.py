@@ -72,9 +72,8 @@ def _token_works(bc_url: str, token: str) -> bool:
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback
             return bool(response.status == 200)
     except urllib.error.HTTPError as exc:
-        if exc.code == 401:
-            return False
-        raise
+        # Only a 401 says the token is unknown; anything else is not a reason to replace it.
+        return exc.code != 401
 
 
 def _api_token(bc_url: str) -> None:

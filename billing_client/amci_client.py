@@ -78,10 +78,6 @@ class AmciClient:
         self._metrics = metrics
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
 
-    @property
-    def base_url(self) -> str:
-        return self._base
-
     # -- routes ---------------------------------------------------------------------------------
 
     async def save_card(
@@ -101,14 +97,6 @@ class AmciClient:
     ) -> dict[str, Any]:
         return await self._call(
             "POST", "/v1/stripe/payments", "/v1/stripe/payments", creds, body, idempotency_key
-        )
-
-    async def get_payment(self, creds: Credentials, payment_id: str) -> dict[str, Any]:
-        return await self._call(
-            "GET",
-            f"/v1/stripe/payments/{quote(payment_id, safe='')}",
-            "/v1/stripe/payments/{id}",
-            creds,
         )
 
     async def capture(
@@ -143,13 +131,6 @@ class AmciClient:
             creds,
             {},
         )
-
-    async def healthy(self) -> bool:
-        try:
-            async with self._session.get(f"{self._base}/healthz", timeout=self._timeout) as resp:
-                return resp.status == 200
-        except (aiohttp.ClientError, TimeoutError):
-            return False
 
     # -- plumbing -------------------------------------------------------------------------------
 

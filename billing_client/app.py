@@ -19,12 +19,11 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from importlib import resources
 
 import aiohttp
 from aiohttp import web
 
-from billing_client import keys
+from billing_client import keys, openapi
 from billing_client.access import access_middleware, check_routes
 from billing_client.amci_client import AmciClient
 from billing_client.api.routes import ROUTES
@@ -56,7 +55,7 @@ def create_app(
     )
     app[keys.SETTINGS] = settings
     app[keys.METRICS] = Metrics()
-    app[keys.OPENAPI] = resources.files("billing_client").joinpath("openapi.json").read_bytes()
+    app[keys.OPENAPI] = openapi.document_bytes()
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, handler)
     check_routes(app)
@@ -81,7 +80,6 @@ def create_app(
             )
             app[keys.STORAGE] = storage
             app[keys.TOKENS] = Tokens(storage, clock=clock)
-            app[keys.AMCI] = amci
             app[keys.USECASES] = usecases
             if settings.demo is not None:
                 try:

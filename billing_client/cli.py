@@ -9,33 +9,34 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from aiohttp import web
 
 from billing_client import logs
 from billing_client.app import create_app
 from billing_client.auth import TokenError, Tokens
-from billing_client.settings import SettingsError, load_settings
+from billing_client.settings import DEFAULT_CONFIG, Settings, SettingsError, load_settings
 from billing_client.storage import Storage, StorageError
+
+
+def _load(args: argparse.Namespace) -> Settings:
+    """Settings from --config (default: config/billing_client.yaml when present), the
+    environment and the flags; an explicitly given --config must exist."""
+    path = args.config if args.config is not None else DEFAULT_CONFIG
+    if args.config is None and not Path(path).is_file():
+        path = None
+    flags = {"server.host": args.host, "server.port": args.port, "amci.url": args.amci}
+    flags["storage.db_path"] = args.db
+    return load_settings(path, os.environ, {k: v for k, v in flags.items() if v is not None})
 
 
 def _serve(args: argparse.Namespace) -> int:
     try:
-        settings = load_settings(args.config, os.environ)
-        overrides: dict[str, object] = {}
-        if args.host:
-            overrides["host"] = args.host
-        if args.port is not None:
-            overrides["port"] = args.port
-        if args.amci:
-            overrides["amci_url"] = args.amci
-        if args.db:
-            overrides["db_path"] = args.db
-        settings = dataclasses.replace(settings, **overrides)  # type: ignore[arg-type]
+        settings = _load(args)
     except SettingsError as exc:
         print(f"billing-client: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -63,8 +64,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _db_path(args: argparse.Namespace) -> str:
     """The store ``serve`` would use with the same ``--config``/``--db`` (and environment)."""
-    settings = load_settings(args.config, os.environ)
-    return str(args.db or settings.db_path)
+    return _load(args).db_path
 
 
 async def _with_tokens(db_path: str, name: str, create: bool) -> str | None:
@@ -109,7 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="billing-client", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the billing client's JSON API")
-    serve.add_argument("--config", default="config/billing_client.yaml")
+    serve.add_argument(
+        "--config", help=f"YAML settings file (default: {DEFAULT_CONFIG}, if it exists)"
+    )
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--amci", help="AMCI base URL, e.g. http://127.0.0.1:8080")
@@ -121,9 +123,16 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         tok = sub.add_parser(command, help=help_)
         tok.add_argument("--name", required=True, help="unique name, e.g. the integration's")
-        tok.add_argument("--config", default="config/billing_client.yaml")
-        tok.add_argument("--db", help="SQLite file (default: storage.db_path of the config)")
-        tok.set_defaults(func=lambda a, create=create: _token_command(a, create=create))
+        tok.add_argument(
+            "--config", help=f"YAML settings file (default: {DEFAULT_CONFIG}, if it exists)"
+        )
+        tok.add_argument("--db", help="SQLite file (default: storage.db_path of the settings)")
+        tok.set_defaults(
+            func=lambda a, create=create: _token_command(a, create=create),
+            host=None,
+            port=None,
+            amci=None,
+        )
     return parser
 
 

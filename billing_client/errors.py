@@ -19,8 +19,8 @@ shape Stripe uses (docs.stripe.com/api/errors). When an error concerns a recorde
 transaction rides inside the error object, as Stripe puts ``payment_intent`` there.
 
 Foreign exceptions are translated once, at the edge they cross: AMCI's answers in
-``amci_client``, bad JSON in ``handlers``; anything else unexpected becomes a generic 500 whose
-message says nothing about the request.
+``amci_client``, bad JSON in ``api/wire``, pydantic's validation errors in ``contract``;
+anything else unexpected becomes a generic 500 whose message says nothing about the request.
 """
 
 from __future__ import annotations
@@ -124,12 +124,6 @@ class AmciUnavailable(BillingError):
     status = 502
     type = "api_error"
     code = "amci_unavailable"
-
-
-def missing(param: str) -> InvalidRequest:
-    return InvalidRequest(
-        f"Missing required param: {param}.", code="parameter_missing", param=param
-    )
 
 
 def invalid(param: str, message: str) -> InvalidRequest:

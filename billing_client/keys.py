@@ -6,7 +6,6 @@ import asyncio
 
 from aiohttp import web
 
-from billing_client.amci_client import AmciClient
 from billing_client.auth import Tokens
 from billing_client.metrics import Metrics
 from billing_client.settings import Settings
@@ -16,12 +15,9 @@ from billing_client.usecases.context import Context
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
 STORAGE = web.AppKey("storage", Storage)
-AMCI = web.AppKey("amci", AmciClient)
 # What every use case needs (billing_client.usecases); handlers and the reconciler pass it on.
 USECASES = web.AppKey("usecases", Context)
 TOKENS = web.AppKey("tokens", Tokens)
 OPENAPI = web.AppKey("openapi", bytes)
 # The background reconciler's task; absent when reconcile.interval_seconds is 0.
 RECONCILER: web.AppKey[asyncio.Task[None]] = web.AppKey("reconciler")
-
-REQUEST_ID = web.RequestKey("request_id", str)

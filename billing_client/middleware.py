@@ -26,16 +26,26 @@ def _route(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
+def _check_headers(request: web.Request) -> None:
+    """Header values must be ASCII text (RFC 9110 §5.5: anything else is opaque bytes, which
+    aiohttp hands over as lone surrogates that can be neither stored nor sent on)."""
+    for name, value in request.headers.items():
+        if not value.isascii():
+            param = name if name.isascii() else None
+            shown = f"The {name} header" if param else "A header"
+            raise InvalidRequest(f"{shown} must be ASCII text.", param=param)
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Request id, access log, metrics, and every error rendered in Stripe's envelope."""
     incoming = request.headers.get("X-Request-Id", "")
     request_id = incoming if _REQUEST_ID_RE.match(incoming) else f"req_{secrets.token_hex(8)}"
-    request[keys.REQUEST_ID] = request_id
     token = request_id_var.set(request_id)
     started = time.perf_counter()
     try:
         try:
+            _check_headers(request)
             response = await handler(request)
         except BillingError as exc:
             response = json_response(exc.body(), exc.status, exc.headers)

@@ -17,7 +17,8 @@ from types import MappingProxyType
 
 import yaml
 
-_DECIMAL_RE = re.compile(r"^(?P<int>\d{1,15})(?:\.(?P<frac>\d{1,15}))?$")
+# ASCII digits only ([0-9], not \d): "١٠.٠٠" (Arabic-Indic digits) is not an amount.
+_DECIMAL_RE = re.compile(r"^(?P<int>[0-9]{1,15})(?:\.(?P<frac>[0-9]{1,15}))?$")
 _CODE_RE = re.compile(r"^[A-Za-z]{3}$")
 
 

@@ -7,16 +7,17 @@ from aiohttp import web
 from billing_client.api.wire import (
     idempotency_key,
     json_response,
-    read_json,
+    read_body,
     result_response,
     usecases,
 )
+from billing_client.contract import CardSave
 from billing_client.usecases import cards
 
 
 async def add(request: web.Request) -> web.Response:
     key = idempotency_key(request)
-    body = await read_json(request)
+    body = await read_body(request, CardSave)
     return result_response(await cards.add(usecases(request), request.match_info["id"], body, key))
 
 

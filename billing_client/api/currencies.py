@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from billing_client.api.wire import json_response, read_json, usecases
+from billing_client.api.wire import json_response, read_body, usecases
+from billing_client.contract import CurrencyAssignment
 from billing_client.usecases import currencies
 
 
@@ -13,7 +14,7 @@ async def list_all(request: web.Request) -> web.Response:
 
 
 async def put(request: web.Request) -> web.Response:
-    body = await read_json(request)
+    body = await read_body(request, CurrencyAssignment)
     return json_response(await currencies.put(usecases(request), request.match_info["code"], body))
 
 

@@ -14,15 +14,15 @@ from typing import Any
 
 from billing_client.amci_client import AmciError, AmciUnavailable
 from billing_client.cards import BRAND_NAMES, METHODS, Card, check_card
+from billing_client.contract import CardSave
 from billing_client.crypto import CardNumber
 from billing_client.errors import (
     AmciUnavailable as AmciUnavailableError,
 )
-from billing_client.errors import BillingError, InvalidRequest, NotFound, invalid
+from billing_client.errors import BillingError, InvalidRequest, NotFound
 from billing_client.storage import Row
 from billing_client.usecases import currencies, customers, payment_systems
 from billing_client.usecases.context import Context, Result, new_id
-from billing_client.validation import parse_card, require_object
 
 UNREACHABLE_CARD_MESSAGE = (
     "The payment system could not be reached, so the card was not saved. Please try again later."
@@ -107,13 +107,11 @@ async def stored_payload(ctx: Context, card_id: str) -> dict[str, Any]:
     }
 
 
-async def add(ctx: Context, customer_id: str, body: Any, request_key: str | None = None) -> Result:
+async def add(
+    ctx: Context, customer_id: str, request: CardSave, request_key: str | None = None
+) -> Result:
     customer = await customers.load(ctx, customer_id)
-    body = require_object(body)
-    extra = sorted(set(body) - {"card"})
-    if extra:
-        raise invalid(extra[0], f"Received unknown parameter: {extra[0]}.")
-    card = parse_card(body.get("card"))
+    card = request.card.to_card()
     _, ps_row = await currencies.assignment(ctx, customer["currency"])
     ps = payment_systems.stored_input(ctx, ps_row)
     now = ctx.now()

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from billing_client import money
+from billing_client.contract import CurrencyAssignment
 from billing_client.errors import InvalidRequest, NotFound
 from billing_client.storage import Row
 from billing_client.usecases import payment_systems
 from billing_client.usecases.context import Context
-from billing_client.validation import parse_currency
 
 
 def view(row: Row) -> dict[str, Any]:
@@ -25,20 +25,28 @@ def view(row: Row) -> dict[str, Any]:
     }
 
 
-async def put(ctx: Context, code: str, body: Any) -> dict[str, Any]:
-    upper, data = parse_currency(code, body)
-    await payment_systems.load(ctx, data.payment_system_id, param="payment_system")
-    await ctx.db.put_currency(upper, data.payment_system_id, data.minimum_minor, ctx.now())
+def _code(code: str) -> str:
+    try:
+        return money.currency_code(code)
+    except money.MoneyError as exc:
+        raise InvalidRequest(exc.message, code=exc.code, param="currency") from exc
+
+
+async def put(ctx: Context, code: str, request: CurrencyAssignment) -> dict[str, Any]:
+    upper = _code(code)
+    try:
+        minimum = money.parse_amount(request.minimum_payment, upper)
+    except money.MoneyError as exc:
+        raise InvalidRequest(exc.message, code=exc.code, param="minimum_payment") from exc
+    await payment_systems.load(ctx, request.payment_system, param="payment_system")
+    await ctx.db.put_currency(upper, request.payment_system, minimum, ctx.now())
     row = await ctx.db.get_currency(upper)
     assert row is not None
     return view(row)
 
 
 async def get(ctx: Context, code: str) -> dict[str, Any]:
-    try:
-        upper = money.currency_code(code)
-    except money.MoneyError as exc:
-        raise InvalidRequest(exc.message, code=exc.code, param="currency") from exc
+    upper = _code(code)
     row = await ctx.db.get_currency(upper)
     if row is None:
         raise NotFound(f"No payment system is assigned to {upper}.")

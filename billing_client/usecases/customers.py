@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from billing_client.contract import CustomerCreate, CustomerUpdate
 from billing_client.errors import NotFound
 from billing_client.storage import Row
 from billing_client.usecases.context import Context, new_id
-from billing_client.validation import parse_customer, parse_customer_patch
 
 
 def view(row: Row) -> dict[str, Any]:
@@ -37,8 +37,7 @@ async def load(ctx: Context, customer_id: str) -> Row:
     return row
 
 
-async def create(ctx: Context, body: Any) -> dict[str, Any]:
-    data = parse_customer(body)
+async def create(ctx: Context, data: CustomerCreate) -> dict[str, Any]:
     now = ctx.now()
     row = {
         "id": new_id("cust"),
@@ -60,8 +59,9 @@ async def list_all(ctx: Context) -> dict[str, Any]:
     return {"object": "list", "data": [view(r) for r in await ctx.db.list_customers()]}
 
 
-async def update(ctx: Context, customer_id: str, body: Any) -> dict[str, Any]:
+async def update(ctx: Context, customer_id: str, request: CustomerUpdate) -> dict[str, Any]:
     row = await load(ctx, customer_id)
-    changes: Row = {**parse_customer_patch(body), "updated": ctx.now()}
+    changes: Row = {name: getattr(request, name) for name in sorted(request.model_fields_set)}
+    changes["updated"] = ctx.now()
     await ctx.db.update("customers", "id", customer_id, changes)
     return view({**row, **changes})

@@ -10,11 +10,12 @@ import uuid
 from typing import Any
 
 from billing_client import money
+from billing_client.contract import Capture, RefundCreate
 from billing_client.errors import InvalidRequest, invalid
 from billing_client.storage import Row
 from billing_client.usecases import transactions
 from billing_client.usecases.context import Context, Result, new_id
-from billing_client.validation import parse_amount_body
+from billing_client.usecases.payments import amount_minor
 
 _REFUNDABLE = ("succeeded", "captured", "partially_refunded")
 
@@ -57,10 +58,14 @@ async def _child(
     return row
 
 
-async def capture(ctx: Context, txn_id: str, body: Any, request_key: str | None = None) -> Result:
+async def capture(
+    ctx: Context, txn_id: str, data: Capture, request_key: str | None = None
+) -> Result:
     parent = await transactions.load(ctx, txn_id)
-    data = parse_amount_body(body, parent["currency"], refund=False)
-    fingerprint = ctx.vault.fingerprint({"capture": body})
+    wanted = amount_minor(data.amount, parent["currency"]) if data.amount is not None else None
+    fingerprint = ctx.vault.fingerprint(
+        {"capture": data.model_dump(mode="json", exclude_unset=True)}
+    )
     replay = await transactions.replay(
         ctx, f"capture:{txn_id}", request_key, fingerprint, None, 200
     )
@@ -74,7 +79,7 @@ async def capture(ctx: Context, txn_id: str, body: Any, request_key: str | None 
                 f"transaction is a {parent['operation']} in status {parent['status']}.",
                 code="transaction_not_capturable",
             )
-        amount = data.amount_minor if data.amount_minor is not None else parent["amount_minor"]
+        amount = wanted if wanted is not None else parent["amount_minor"]
         if amount > parent["amount_minor"]:
             raise invalid(
                 "amount",
@@ -87,10 +92,14 @@ async def capture(ctx: Context, txn_id: str, body: Any, request_key: str | None 
         return await transactions.attempt(ctx, row, None, 200)
 
 
-async def refund(ctx: Context, txn_id: str, body: Any, request_key: str | None = None) -> Result:
+async def refund(
+    ctx: Context, txn_id: str, data: RefundCreate, request_key: str | None = None
+) -> Result:
     parent = await transactions.load(ctx, txn_id)
-    data = parse_amount_body(body, parent["currency"], refund=True)
-    fingerprint = ctx.vault.fingerprint({"refund": body})
+    wanted = amount_minor(data.amount, parent["currency"]) if data.amount is not None else None
+    fingerprint = ctx.vault.fingerprint(
+        {"refund": data.model_dump(mode="json", exclude_unset=True)}
+    )
     replay = await transactions.replay(ctx, f"refund:{txn_id}", request_key, fingerprint, None, 201)
     if replay is not None:
         return replay
@@ -119,7 +128,7 @@ async def refund(ctx: Context, txn_id: str, body: Any, request_key: str | None =
         remaining = (
             int(parent["amount_captured_minor"]) - int(parent["amount_refunded_minor"]) - pending
         )
-        amount = data.amount_minor if data.amount_minor is not None else remaining
+        amount = wanted if wanted is not None else remaining
         cur = parent["currency"]
         if remaining <= 0:
             raise InvalidRequest(

@@ -1,17 +1,81 @@
 """Payment systems: the Stripe accounts an administrator configures (the spec's "Configuring Stripe
-payment processor"). Login and key are sealed by the vault; views never show them."""
+payment processor"). Login and key are sealed by the vault; views never show them.
+
+The rule that needs more than one field: ``test_mode`` must agree with the key (``sk_test_`` ⇔
+test mode on); when not given it is derived from the key, also when an update changes the key.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from billing_client.amci_client import Credentials
+from billing_client.cards import METHODS
+from billing_client.contract import PaymentSystemCreate, PaymentSystemUpdate
 from billing_client.crypto import ApiKey, Login
-from billing_client.errors import Conflict, InvalidRequest, NotFound
+from billing_client.errors import Conflict, InvalidRequest, NotFound, invalid
 from billing_client.storage import Row
 from billing_client.usecases.context import Context, new_id
-from billing_client.validation import PaymentSystemInput, parse_payment_system
+
+DataProtection = Literal["token_only", "full_card_except_cvv"]
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentSystemInput:
+    name: str
+    processor: str
+    login: Login
+    api_key: ApiKey
+    test_mode: bool
+    enabled_methods: tuple[str, ...]
+    data_protection: DataProtection
+
+
+def merged(
+    request: PaymentSystemCreate | PaymentSystemUpdate, current: PaymentSystemInput | None = None
+) -> PaymentSystemInput:
+    """A create (``current`` None) or an update's given fields over ``current``."""
+    if current is None:
+        assert isinstance(request, PaymentSystemCreate)
+        current = PaymentSystemInput(
+            name=request.name,
+            processor=request.processor,
+            login=Login(request.login),
+            api_key=ApiKey(request.password),
+            test_mode=False,  # derived below
+            enabled_methods=(),
+            data_protection="token_only",
+        )
+    given = request.model_fields_set
+    api_key = ApiKey(request.password) if request.password is not None else current.api_key
+    key_test = api_key.mode == "test"
+    test_mode = key_test if request.test_mode is None else request.test_mode
+    if test_mode != key_test:
+        raise invalid(
+            "test_mode",
+            f"test_mode is {'on' if test_mode else 'off'} but the API key "
+            f"{api_key.masked()} is a {'test' if key_test else 'live'}-mode key.",
+        )
+    methods = (
+        request.enabled_methods or () if "enabled_methods" in given else current.enabled_methods
+    )
+    protection: DataProtection = (
+        request.data_protection or "token_only"
+        if "data_protection" in given
+        else current.data_protection
+    )
+    return PaymentSystemInput(
+        name=request.name or current.name,
+        processor=request.processor or current.processor,
+        login=Login(request.login) if request.login is not None else current.login,
+        api_key=api_key,
+        test_mode=test_mode,
+        # Canonical order, each once (aliases such as "amex" already resolved by the contract).
+        enabled_methods=tuple(m for m in METHODS if m in methods),
+        data_protection=protection,
+    )
 
 
 def stored_input(ctx: Context, row: Row) -> PaymentSystemInput:
@@ -72,8 +136,8 @@ async def load(ctx: Context, ps_id: str, param: str | None = None) -> Row:
     return row
 
 
-async def create(ctx: Context, body: Any) -> dict[str, Any]:
-    ps = parse_payment_system(body)
+async def create(ctx: Context, request: PaymentSystemCreate) -> dict[str, Any]:
+    ps = merged(request)
     if await ctx.db.find_payment_system_by_name(ps.name) is not None:
         raise Conflict(
             f"A payment system named {ps.name!r} already exists.",
@@ -95,9 +159,9 @@ async def get(ctx: Context, ps_id: str) -> dict[str, Any]:
     return view(await load(ctx, ps_id))
 
 
-async def update(ctx: Context, ps_id: str, body: Any) -> dict[str, Any]:
+async def update(ctx: Context, ps_id: str, request: PaymentSystemUpdate) -> dict[str, Any]:
     row = await load(ctx, ps_id)
-    ps = parse_payment_system(body, stored_input(ctx, row))
+    ps = merged(request, stored_input(ctx, row))
     if ps.name != row["name"]:
         other = await ctx.db.find_payment_system_by_name(ps.name)
         if other is not None and other["id"] != ps_id:

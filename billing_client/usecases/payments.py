@@ -8,19 +8,30 @@ from typing import Any
 
 from billing_client import money
 from billing_client.cards import METHODS
+from billing_client.contract import PaymentCreate
 from billing_client.errors import InvalidRequest
 from billing_client.storage import DuplicateRequest, Row
 from billing_client.usecases import cards, currencies, customers, payment_systems, transactions
 from billing_client.usecases.context import Context, Result, new_id
-from billing_client.validation import parse_payment
 
 
-async def pay(ctx: Context, customer_id: str, body: Any, request_key: str | None = None) -> Result:
+def amount_minor(amount: str, currency: str) -> int:
+    """A contract amount in the currency's minor units; too many decimals is refused."""
+    try:
+        return money.parse_amount(amount, currency)
+    except money.MoneyError as exc:
+        raise InvalidRequest(exc.message, code=exc.code, param="amount") from exc
+
+
+async def pay(
+    ctx: Context, customer_id: str, data: PaymentCreate, request_key: str | None = None
+) -> Result:
     customer = await customers.load(ctx, customer_id)
-    data = parse_payment(body, customer["currency"])
+    minor = amount_minor(data.amount, customer["currency"])
+    card = data.card.to_card() if data.card is not None else None
     scope = f"pay:{customer_id}"
-    fingerprint = ctx.vault.fingerprint({"pay": body})
-    replay = await transactions.replay(ctx, scope, request_key, fingerprint, data.card, 201)
+    fingerprint = ctx.vault.fingerprint({"pay": data.model_dump(mode="json", exclude_unset=True)})
+    replay = await transactions.replay(ctx, scope, request_key, fingerprint, card, 201)
     if replay is not None:
         return replay
 
@@ -33,10 +44,10 @@ async def pay(ctx: Context, customer_id: str, body: Any, request_key: str | None
         "id": txn_id,
         "customer_id": customer_id,
         "payment_system_id": ps_row["id"],
-        "operation": data.kind,
+        "operation": data.type,
         "parent_id": None,
         "currency": currency,
-        "amount_minor": data.amount_minor,
+        "amount_minor": minor,
         "status": "pending",
         "description": data.description,
         "idempotency_key": f"bc-{txn_id}-{uuid.uuid4().hex[:16]}",
@@ -48,9 +59,9 @@ async def pay(ctx: Context, customer_id: str, body: Any, request_key: str | None
         "updated": now,
     }
     amci_body: dict[str, Any] = {
-        "amount": money.format_amount(data.amount_minor, currency),
+        "amount": money.format_amount(minor, currency),
         "currency": currency,
-        "capture": data.kind == "sale",
+        "capture": data.type == "sale",
         "customer": customers.amci_payload(customer),
         "enabled_brands": [METHODS[m] for m in ps.enabled_methods],
         "reference": txn_id,
@@ -78,20 +89,20 @@ async def pay(ctx: Context, customer_id: str, body: Any, request_key: str | None
         if card_row["storage"] == "token":
             amci_body["token"] = card_row["token"]
     else:
-        assert data.card is not None
-        cards.check_brand(data.card.brand, ps.enabled_methods)
+        assert card is not None
+        cards.check_brand(card.brand, ps.enabled_methods)
         row |= {
             "card_source": "one_off",
-            "card_brand": data.card.brand,
-            "card_last4": data.card.last4,
-            "card_fingerprint": ctx.vault.fingerprint({"card": data.card.number}),
+            "card_brand": card.brand,
+            "card_last4": card.last4,
+            "card_fingerprint": ctx.vault.fingerprint({"card": card.number}),
         }
     # The AMCI body minus card data is kept (encrypted) so that every retry sends the very same
     # body under the same Idempotency-Key; card data is added back at send time.
     row["request_sealed"] = ctx.vault.seal_json(amci_body)
 
     minimum = int(cur_row["minimum_minor"])
-    if data.amount_minor < minimum:
+    if minor < minimum:
         # Refused by the billing client itself, worded exactly as AMCI would word it.
         row |= {
             "status": "failed",
@@ -105,12 +116,12 @@ async def pay(ctx: Context, customer_id: str, body: Any, request_key: str | None
         await ctx.db.insert("transactions", row)
     except DuplicateRequest:
         # The same client request raced us in: answer as its replay.
-        replay = await transactions.replay(ctx, scope, request_key, fingerprint, data.card, 201)
+        replay = await transactions.replay(ctx, scope, request_key, fingerprint, card, 201)
         if replay is None:
             raise
         return replay
     if row["status"] == "failed":
-        ctx.metrics.transactions.labels(operation=data.kind, outcome="failed").inc()
+        ctx.metrics.transactions.labels(operation=data.type, outcome="failed").inc()
         return transactions.outcome(await transactions.load(ctx, txn_id), 400)
     async with ctx.exclusive(txn_id):
-        return await transactions.attempt(ctx, row, data.card, 201)
+        return await transactions.attempt(ctx, row, card, 201)

@@ -16,6 +16,7 @@ from typing import Any
 from billing_client import backoff, money
 from billing_client.amci_client import AmciError, AmciUnavailable
 from billing_client.cards import Card
+from billing_client.contract import Retry
 from billing_client.errors import (
     AmciUnavailable as AmciUnavailableError,
 )
@@ -30,7 +31,6 @@ from billing_client.logs import log
 from billing_client.storage import Row
 from billing_client.usecases import cards, customers, payment_systems
 from billing_client.usecases.context import Context, Result
-from billing_client.validation import parse_card, require_object
 
 logger = logging.getLogger("billing_client")
 # Backoff jitter only (not a secret): the system source, so no seeding concerns at all.
@@ -394,16 +394,9 @@ async def resend(ctx: Context, row: Row, card: Card | None, success: int) -> tup
 # -- retry -----------------------------------------------------------------------------------------
 
 
-async def retry(ctx: Context, txn_id: str, body: Any) -> Result:
+async def retry(ctx: Context, txn_id: str, request: Retry) -> Result:
     row = await load(ctx, txn_id)
-    card: Card | None = None
-    if body:
-        body = require_object(body)
-        extra = sorted(set(body) - {"card"})
-        if extra:
-            raise invalid(extra[0], f"Received unknown parameter: {extra[0]}.")
-        if body.get("card") is not None:
-            card = parse_card(body["card"])
+    card = request.card.to_card() if request.card is not None else None
     success = success_status(row["operation"])
     if row["status"] != "pending":
         return outcome(row, success, replayed=True)

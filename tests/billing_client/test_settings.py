@@ -1,5 +1,8 @@
 """billing_client.settings: YAML + environment, every error names the key."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -95,3 +98,69 @@ def test_reconcile_interval_defaults_and_reads_from_the_file(tmp_path: Path) -> 
         f"crypto: {{encryption_key: '{FERNET}'}}\nreconcile: {{interval_seconds: 2.5}}\n"
     )
     assert load_settings(cfg, {}).reconcile_interval_seconds == 2.5
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "env", "key"),
+    [
+        # issue 7: a typo in an environment override was silently ignored
+        ("", {"BILLING_CLIENT_SERVR__PORT": "9"}, "BILLING_CLIENT_SERVR__PORT"),
+        ("", {"BILLING_CLIENT_SERVER__PROT": "9"}, "BILLING_CLIENT_SERVER__PROT"),
+        ("", {"BILLING_CLIENT_LOGLEVEL": "DEBUG"}, "BILLING_CLIENT_LOGLEVEL"),
+        ("", {"BILLING_CLIENT_SERVER__PORT": "abc"}, "server.port"),
+        ("server: {prot: 1}\n", {}, "server.prot"),
+        ("amci: {url: http://a, timeout: 3}\n", {}, "amci.timeout"),
+        ("log_level: LOUD\n", {}, "log_level"),
+        (
+            "server: {request_header_timeout_seconds: 0}\n",
+            {},
+            "server.request_header_timeout_seconds",
+        ),
+        ("server: {port: true}\n", {}, "server.port"),
+        ("demo: {payment_system: {}, extra: 1}\n", {}, "demo.extra"),
+    ],
+)
+def test_typos_and_bad_values_are_named(
+    tmp_path: Path, yaml_text: str, env: dict[str, str], key: str
+) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"crypto: {{encryption_key: '{FERNET}'}}\n" + yaml_text)
+    with pytest.raises(SettingsError) as info:
+        load_settings(cfg, env)
+    assert str(info.value).startswith(f"{key}: "), str(info.value)
+
+
+def test_request_header_timeout_and_flags(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"crypto: {{encryption_key: '{FERNET}'}}\n")
+    assert load_settings(cfg, {}).request_header_timeout_seconds == 10.0
+    env = {"BILLING_CLIENT_SERVER__REQUEST_HEADER_TIMEOUT_SECONDS": "2.5"}
+    assert load_settings(cfg, env).request_header_timeout_seconds == 2.5
+    # Flags win over the environment, which wins over the file; flags are checked too.
+    env = {"BILLING_CLIENT_SERVER__PORT": "9001", "BILLING_CLIENT_SERVER__HOST": "127.0.0.2"}
+    s = load_settings(cfg, env, {"server.port": 9002})
+    assert (s.host, s.port) == ("127.0.0.2", 9002)
+    with pytest.raises(SettingsError, match=r"^server\.port: "):
+        load_settings(cfg, env, {"server.port": 70000})
+
+
+def _serve(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "billing_client", "serve", *args],
+        env={"PATH": os.environ.get("PATH", ""), **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_cli_refuses_a_missing_config_in_one_line(tmp_path: Path) -> None:
+    missing = _serve(["--config", str(tmp_path / "nope.yaml")], {})
+    assert missing.returncode == 2
+    assert missing.stderr.splitlines() == [
+        f"billing-client: configuration error: {tmp_path / 'nope.yaml'}: cannot read "
+        "(No such file or directory)"
+    ]
+    # An invalid setting takes the same path (SettingsError → one line, exit 2): the tests above
+    # check its message in-process.

@@ -3,7 +3,6 @@ real Stripe test-mode server (all over loopback HTTP)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -16,11 +15,6 @@ from .conftest import (
 )
 
 Client = TestClient[Any, Any]
-
-
-def database_bytes(folder: Path) -> bytes:
-    """The SQLite file and its WAL, as raw bytes (what a stolen disk would show)."""
-    return b"".join(p.read_bytes() for p in sorted(folder.glob("bc.sqlite3*")))
 
 
 async def test_token_only_walkthrough(bc: Client, testmode: TestServer) -> None:

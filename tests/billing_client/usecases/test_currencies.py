@@ -39,3 +39,17 @@ async def test_a_currency_without_payment_system_cannot_pay(bc: Client) -> None:
         f"/api/customers/{jane['id']}/payments", json={"amount": "5.00", "card": VISA}
     )
     assert r.status == 400 and (await r.json())["error"]["code"] == "currency_not_configured"
+
+
+async def test_the_code_and_the_minimum_are_checked_against_the_currency(bc: Client) -> None:
+    r = await bc.put("/api/currencies/XYZ", json={"payment_system": "ps_1"})
+    err = (await r.json())["error"]
+    assert r.status == 400 and (err["param"], err["code"]) == ("currency", "invalid_currency")
+    body = {"payment_system": "ps_1", "minimum_payment": "0.505"}  # USD takes 2 decimals
+    r = await bc.put("/api/currencies/USD", json=body)
+    err = (await r.json())["error"]
+    assert r.status == 400 and (err["param"], err["code"]) == (
+        "minimum_payment",
+        "amount_precision",
+    )
+    assert (await bc.get("/api/currencies/usd1")).status == 400  # not a code: named, not a 404

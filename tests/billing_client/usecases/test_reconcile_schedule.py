@@ -250,6 +250,7 @@ async def test_rows_that_keep_failing_do_not_starve_newer_ones(
         body = {"amount": "1.00", "card_id": card["id"]}
         old.append((await pay_pending(bc, ids["customer"], body))["id"])
         clock.advance(1)
+    clock.advance(60)  # newer: due after every old row (a first backoff is at most 30 s)
     newer = (await pay_pending(bc, ids["customer"], {"amount": "2.00", "card_id": card["id"]}))[
         "id"
     ]
@@ -257,7 +258,7 @@ async def test_rows_that_keep_failing_do_not_starve_newer_ones(
     dues = {r["next_attempt_at"] - r["created"] for r in rows}
     by_due = [r["id"] for r in sorted(rows, key=lambda r: (r["next_attempt_at"], r["created"]))]
     gate.failing = {"1.00"}
-    clock.advance(30)  # every first backoff (at most 30 s) has run out
+    clock.now = (await row(bc, newer))["next_attempt_at"]  # every row is due
 
     assert await reconcile_pending(ctx_of(bc), limit=3) == ReconcileReport(still_pending=3)
     # Longest-due first: the three whose backoff ran out earliest.
