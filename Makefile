@@ -3,6 +3,7 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
+NODE_DEPS := tests/node/node_modules/.package-lock.json
 
 .PHONY: run test lint fuzz bench bench-testmode bench-relay clean
 
@@ -16,8 +17,15 @@ $(VENV)/.installed-%: pyproject.toml
 run: $(VENV)/.installed-speed
 	$(BIN)/python -m amci.stack
 
-test: lint
+test: lint $(NODE_DEPS)
 	$(BIN)/python -m pytest -q
+
+# stripe-node for the second-SDK test: installed from the lock file only when node_modules is
+# missing or older than the lock (npm ci writes node_modules/.package-lock.json).
+$(NODE_DEPS): tests/node/package-lock.json tests/node/package.json
+	@echo "installing stripe-node for tests/node (npm ci: node_modules missing or stale)"
+	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check amci billing_client tests bench

@@ -1,32 +1,36 @@
-"""Card numbers as Stripe reads them: brand by IIN range, valid lengths, Luhn.
+"""Card numbers as Stripe reads them: brand by IIN range, valid lengths, CVC length, Luhn.
 
 Pure data and functions, shared by the proxy's pre-checks (``policy``) and the test-mode server
-(``testmode.cards``), so both classify a card the same way. Ranges are Stripe's own static table
-(stripe-android ``DefaultStaticCardAccountRanges.kt`` / ``CardBrand.kt``, facts §11): Discover is
-60/64/65, UnionPay 62/81 — so 622126–622925 (Discover co-brands) read as UnionPay, as in Stripe's
-table. Lengths follow the same source (``CardNumber.kt``: 14 to 19 digits overall).
+(``testmode.cards``). The table is data, ``amci/data/card-brands.yaml`` (its sources are cited
+there: Stripe's own static range table and docs.stripe.com/testing); the billing client ships the
+same file and tests/cards/test_brand_contract.py holds both services to identical answers.
 """
 
 from __future__ import annotations
 
+from importlib import resources
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+
+
+def _load() -> dict[str, Any]:
+    text = resources.files("amci").joinpath("data/card-brands.yaml").read_text()
+    data: dict[str, Any] = yaml.safe_load(text)
+    return data
+
+
+_DATA = _load()
 # (low prefix, high prefix, brand, allowed lengths) — checked in order, most specific first.
-BRAND_RANGES: tuple[tuple[str, str, str, frozenset[int]], ...] = (
-    ("34", "34", "amex", frozenset({15})),
-    ("37", "37", "amex", frozenset({15})),
-    ("300", "305", "diners", frozenset({14, 16})),
-    ("3095", "3095", "diners", frozenset({14, 16})),
-    ("36", "36", "diners", frozenset({14})),
-    ("38", "39", "diners", frozenset({14, 16})),
-    ("3528", "3589", "jcb", frozenset({16, 17, 18, 19})),
-    ("2221", "2720", "mastercard", frozenset({16})),
-    ("51", "55", "mastercard", frozenset({16})),
-    ("60", "60", "discover", frozenset({16, 19})),
-    ("64", "65", "discover", frozenset({16, 19})),
-    ("62", "62", "unionpay", frozenset({16, 17, 18, 19})),
-    ("81", "81", "unionpay", frozenset({16, 17, 18, 19})),
-    ("4", "4", "visa", frozenset({13, 16, 19})),
+BRAND_RANGES: tuple[tuple[str, str, str, frozenset[int]], ...] = tuple(
+    (row["low"], row["high"], row["brand"], frozenset(row["lengths"])) for row in _DATA["ranges"]
 )
-MIN_PAN, MAX_PAN = 12, 19  # lengths outside this are never card numbers
+CVC_LENGTHS: MappingProxyType[str, frozenset[int]] = MappingProxyType(
+    {brand: frozenset(info["cvc_lengths"]) for brand, info in _DATA["brands"].items()}
+)
+# Lengths outside this span are never card numbers.
+MIN_PAN, MAX_PAN = int(_DATA["unknown_lengths"]["min"]), int(_DATA["unknown_lengths"]["max"])
 
 
 def brand_of(number: str) -> tuple[str, frozenset[int]]:
@@ -36,6 +40,11 @@ def brand_of(number: str) -> tuple[str, frozenset[int]]:
         if len(head) == len(low) and low <= head <= high:
             return brand, lengths
     return "unknown", frozenset(range(MIN_PAN, MAX_PAN + 1))
+
+
+def cvc_lengths(brand: str) -> frozenset[int]:
+    """Valid CVC lengths for a brand: 4 on American Express cards, 3 on the others."""
+    return CVC_LENGTHS.get(brand, frozenset({3}))
 
 
 def luhn_ok(number: str) -> bool:

@@ -58,11 +58,6 @@ def _testmode_settings(args: argparse.Namespace) -> TestmodeSettings:
 def _run_testmode(args: argparse.Namespace) -> int:
     """``amci stripe-testmode``: settings from --config YAML (keys = TestmodeSettings fields),
     --db on top; default store var/stripe-testmode.sqlite3 (':memory:' keeps it in memory)."""
-    import asyncio
-    from collections.abc import Callable
-
-    from aiohttp import web
-
     from amci.testmode import create_app
 
     settings = _testmode_settings(args)
@@ -71,36 +66,15 @@ def _run_testmode(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise SystemExit(f"amci stripe-testmode: {exc}") from None
 
-    async def serve() -> None:
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, args.host, args.port)
-        await site.start()
-        print(f"Stripe test mode listening on http://{args.host}:{args.port}"
-              f" (store: {settings.db_path or 'memory'})", flush=True)
-        stop = asyncio.Event()
-        import signal
+    from amci import logs, serving
 
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-        try:
-            await stop.wait()
-        finally:
-            await runner.cleanup()
-
-    factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop
-    try:
-        import uvloop
-
-        factory = uvloop.new_event_loop
-    except ImportError:
-        pass
-    try:
-        with asyncio.Runner(loop_factory=factory) as runner:
-            runner.run(serve())
-    except KeyboardInterrupt:
-        pass
-    return 0
+    logs.configure("INFO")
+    return serving.serve(
+        app, host=args.host, port=args.port, name="amci stripe-testmode",
+        header_timeout=settings.request_header_timeout_seconds,
+        on_listening=lambda: print(f"Stripe test mode listening on http://{args.host}:{args.port}"
+                                   f" (store: {settings.db_path or 'memory'})", flush=True),
+    )
 
 
 def _run_serve(args: argparse.Namespace) -> int:
@@ -132,26 +106,16 @@ def _run_serve(args: argparse.Namespace) -> int:
         raise SystemExit(f"amci serve: {config or 'settings'}: {exc}") from None
     server = settings.server
     # Imported once the settings are known good: a bad setting answers fast.
-    from aiohttp import web
-
-    from amci import logs
+    from amci import logs, serving
     from amci.app import create_app
 
     logs.configure(settings.log_level)
-    try:
-        import uvloop  # the `speed` extra
-
-        uvloop.install()
-    except ImportError:
-        pass
-    print(
-        f"AMCI on http://{server.host}:{server.port}  (OpenAPI /openapi.json, metrics /metrics)",
-        flush=True,
+    return serving.serve(
+        create_app(settings), host=server.host, port=server.port, name="amci serve",
+        header_timeout=server.request_header_timeout_seconds,
+        on_listening=lambda: print(f"AMCI on http://{server.host}:{server.port}"
+                                   "  (OpenAPI /openapi.json, metrics /metrics)", flush=True),
     )
-    web.run_app(
-        create_app(settings), host=server.host, port=server.port, access_log=None, print=None
-    )
-    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,5 +1,6 @@
 """`make run`: the AMCI proxy (with its embedded Stripe test mode) and the reference billing
-client, as two processes on loopback, with the shipped configs. Ctrl-C stops both.
+client, as two processes on loopback, with the shipped configs. Ctrl-C (SIGINT) or SIGTERM stops
+both: each child gets SIGINT (a graceful stop), then SIGKILL if it is still running 15 s later.
 
 The billing client is started as a command, never imported: the two meet only over HTTP.
     python -m amci.stack [--amci-port 8080] [--billing-client-port 8090]
@@ -122,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     bc_url = f"http://{HOST}:{bc_port}"
 
     procs: list[subprocess.Popen[bytes]] = []
+    # SIGTERM (a service manager, `kill`) stops the stack as Ctrl-C does.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     # Children ignore the terminal's Ctrl-C (own process group); we stop them ourselves, in order.
     def spawn(*args: str) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen([sys.executable, "-m", *args], start_new_session=True)  # noqa: S603
@@ -150,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         print("\nstopping…", flush=True)
         return 0
     finally:
+        # A second signal must not interrupt stopping the children.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         _stop(procs)
 
 

@@ -10,9 +10,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from importlib import resources
+from typing import Any
+
+import yaml
 
 from billing_client.crypto import CardNumber, Cvc
 from billing_client.errors import CardError
+
+
+def _load() -> dict[str, Any]:
+    text = resources.files("billing_client").joinpath("data/card-brands.yaml").read_text()
+    data: dict[str, Any] = yaml.safe_load(text)
+    return data
+
+
+# The brand table (billing_client/data/card-brands.yaml, its sources cited there): the same file
+# AMCI ships, so both services classify a number alike (tests/cards/test_brand_contract.py).
+_DATA = _load()
+_RANGES: tuple[tuple[str, str, str, frozenset[int]], ...] = tuple(
+    (row["low"], row["high"], row["brand"], frozenset(row["lengths"])) for row in _DATA["ranges"]
+)
+_CVC_LENGTHS: dict[str, frozenset[int]] = {
+    brand: frozenset(info["cvc_lengths"]) for brand, info in _DATA["brands"].items()
+}
+MIN_PAN, MAX_PAN = int(_DATA["unknown_lengths"]["min"]), int(_DATA["unknown_lengths"]["max"])
 
 # The payment methods the spec lets an administrator enable, as shown in PortaBilling, and the
 # brand ids AMCI speaks (docs/amci-api.md, `enabled_brands`).
@@ -22,7 +44,12 @@ METHODS: dict[str, str] = {
     "American Express": "amex",
     "Discover": "discover",
 }
-BRAND_NAMES: dict[str, str] = {brand: name for name, brand in METHODS.items()}
+# Display names: PortaBilling's for the brands it offers, the table's for the others (whose cards
+# are then refused as "<name> cards are not enabled").
+BRAND_NAMES: dict[str, str] = {
+    **{brand: str(info["name"]) for brand, info in _DATA["brands"].items()},
+    **{brand: name for name, brand in METHODS.items()},
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,24 +69,31 @@ class Card:
         return self.number.last4
 
 
-def brand_of(number: str) -> str | None:
-    """Brand by IIN range (the ranges Stripe's test cards and the networks publish), or None."""
-    if not number.isdigit():
-        return None
-    if number.startswith("4"):
-        return "visa"
-    two, four, six = int(number[:2]), int(number[:4]), int(number[:6])
-    if 51 <= two <= 55 or 2221 <= four <= 2720:
-        return "mastercard"
-    if two in (34, 37):
-        return "amex"
-    if (
-        number.startswith(("6011", "65"))
-        or 644 <= int(number[:3]) <= 649
-        or 622126 <= six <= 622925
-    ):
-        return "discover"
+def _row(number: str) -> tuple[str, frozenset[int]] | None:
+    for low, high, brand, lengths in _RANGES:
+        head = number[: len(low)]
+        if len(head) == len(low) and low <= head <= high:
+            return brand, lengths
     return None
+
+
+def brand_of(number: str) -> str | None:
+    """Stripe's brand id ("visa", "mastercard", …) by IIN range, or None."""
+    if not (number.isascii() and number.isdigit()):
+        return None
+    row = _row(number)
+    return row[0] if row else None
+
+
+def pan_lengths(number: str) -> frozenset[int]:
+    """The lengths a card number of this brand may have."""
+    row = _row(number)
+    return row[1] if row else frozenset(range(MIN_PAN, MAX_PAN + 1))
+
+
+def cvc_lengths(brand: str | None) -> frozenset[int]:
+    """Valid CVC lengths for a brand: 4 on American Express cards, 3 on the others."""
+    return _CVC_LENGTHS.get(brand or "", frozenset({3}))
 
 
 def luhn_ok(number: str) -> bool:
@@ -75,7 +109,8 @@ def luhn_ok(number: str) -> bool:
 def check_card(card: Card, today: date) -> None:
     """Refuse card data a network would refuse; raises ``CardError`` naming the field."""
     number = card.number.reveal()
-    if not (12 <= len(number) <= 19) or not luhn_ok(number):
+    # As Stripe reads a number: its length must fit the brand, and Luhn must pass.
+    if len(number) not in pan_lengths(number) or not luhn_ok(number):
         raise CardError(
             "Your card number is incorrect.", code="incorrect_number", param="card.number"
         )
@@ -97,8 +132,7 @@ def check_card(card: Card, today: date) -> None:
         raise CardError("Your card has expired.", code="expired_card", param="card.exp_month")
     if card.cvc is not None:
         cvc = card.cvc.reveal()
-        wanted = 4 if brand_of(number) == "amex" else 3
-        if len(cvc) != wanted or not cvc.isdigit():
+        if len(cvc) not in cvc_lengths(brand_of(number)) or not cvc.isdigit():
             raise CardError(
                 "Your card's security code is invalid.", code="invalid_cvc", param="card.cvc"
             )

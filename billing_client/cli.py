@@ -14,9 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from aiohttp import web
-
-from billing_client import logs
+from billing_client import logs, serving
 from billing_client.app import create_app
 from billing_client.auth import TokenError, Tokens
 from billing_client.settings import DEFAULT_CONFIG, Settings, SettingsError, load_settings
@@ -41,25 +39,20 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"billing-client: configuration error: {exc}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level)
-    print(
-        f"billing-client listening on http://{settings.host}:{settings.port} "
-        f"(AMCI at {settings.amci_url})",
-        file=sys.stderr,
-        flush=True,
-    )
     try:
-        web.run_app(
-            create_app(settings),
-            host=settings.host,
-            port=settings.port,
-            print=None,
-            access_log=None,
-            shutdown_timeout=10,
+        return serving.serve(
+            create_app(settings), host=settings.host, port=settings.port, name="billing-client",
+            header_timeout=settings.request_header_timeout_seconds,
+            on_listening=lambda: print(
+                f"billing-client listening on http://{settings.host}:{settings.port} "
+                f"(AMCI at {settings.amci_url})", file=sys.stderr, flush=True),
         )
     except SettingsError as exc:
         print(f"billing-client: configuration error: {exc}", file=sys.stderr)
         return 2
-    return 0
+    except StorageError as exc:
+        print(f"billing-client: storage error: {exc}", file=sys.stderr)
+        return 2
 
 
 def _db_path(args: argparse.Namespace) -> str:

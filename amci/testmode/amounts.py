@@ -17,7 +17,8 @@ from amci import money
 from amci.testmode.errors import InvalidRequestError
 
 # Symbols as Stripe prints them in its amount messages ("$0.50 usd", "£0.30 gbp", "€0.50 eur",
-# "¥5", "₨50.00", "د.إ0.66" — facts §1). Currencies not listed print as "CHF 0.50" (UNVERIFIED).
+# "¥5", "₨50.00", "د.إ0.66"; the minimums: docs.stripe.com/currencies, "Minimum and maximum
+# charge amounts"). Currencies not listed print as "CHF 0.50" (UNVERIFIED).
 SYMBOLS = {
     "USD": "$", "AUD": "$", "CAD": "$", "NZD": "$", "SGD": "$", "HKD": "$", "MXN": "$",
     "EUR": "€", "GBP": "£", "JPY": "¥", "CNY": "¥", "INR": "₹", "KRW": "₩", "BRL": "R$",
@@ -77,7 +78,8 @@ class AmountPolicy:
         try:
             money.validate_minor(amount)
         except money.MoneyError as exc:
-            # Exact Stripe wording for amount_too_large is UNVERIFIED (facts §1).
+            # Exact Stripe wording for amount_too_large is UNVERIFIED
+            # (docs.stripe.com/currencies#minimum-and-maximum-charge-amounts).
             raise InvalidRequestError(exc.message, code=exc.code, param=param) from None
 
     def check_charge(self, amount: int, cur: money.Currency, param: str = "amount") -> None:

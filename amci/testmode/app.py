@@ -1,7 +1,8 @@
 """The test-mode server's aiohttp app: routes, the Stripe middleware, the clock test helper.
 
 A request goes: Stripe middleware (Request-Id, auth → account, rate limit, Stripe-Version, error
-rendering) → endpoint wrapper (idempotency, form decoding, one transaction) → engine method.
+rendering) → endpoint wrapper (idempotency, form decoding, one transaction) → resource function
+(``amci.testmode.routes``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from amci import money
 from amci.testmode.amounts import AmountPolicy
 from amci.testmode.auth import Account, account_for
 from amci.testmode.clock import Clock
-from amci.testmode.engine import ROUTES, Endpoint, Engine
 from amci.testmode.errors import (
     ApiError,
     InvalidRequestError,
@@ -26,8 +26,11 @@ from amci.testmode.errors import (
     UnrecognizedURL,
 )
 from amci.testmode.idempotency import InFlight, check_key, fingerprint, mismatch
-from amci.testmode.keys import CLOCK, ENGINE, IN_FLIGHT, RATE_LIMITER, SETTINGS, STORE
+from amci.testmode.keys import CLOCK, CONTEXT, IN_FLIGHT, RATE_LIMITER, SETTINGS, STORE
+from amci.testmode.pages import PAGE_ROUTE, page, public_base, submit, with_public_urls
 from amci.testmode.ratelimit import RateLimiter
+from amci.testmode.resources.context import Context
+from amci.testmode.routes import ROUTES, Endpoint
 from amci.testmode.settings import TestmodeSettings
 from amci.testmode.store import SavedResult, Store
 from amci.testmode.wire import decode_form, dumps, new_id
@@ -61,6 +64,7 @@ async def stripe_middleware(request: web.Request, handler: Handler) -> web.Strea
     version = request.headers.get("Stripe-Version")
     try:
         if request.path == "/v1" or request.path.startswith("/v1/"):
+            _check_header_values(request)
             acct = account_for(request.headers.get("Authorization"))
             request[ACCOUNT] = acct
             limiter = request.app.get(RATE_LIMITER)
@@ -86,6 +90,17 @@ async def stripe_middleware(request: web.Request, handler: Handler) -> web.Strea
     response.headers["Request-Id"] = rid
     response.headers["Stripe-Version"] = version or DEFAULT_API_VERSION
     return response
+
+
+def _check_header_values(request: web.Request) -> None:
+    """HTTP header values are ASCII here: aiohttp hands other bytes over as lone surrogates
+    (which SQLite can't bind: an ``Idempotency-Key`` of invalid UTF-8 was a 500). Refused with a
+    400 naming the header, without echoing the value. Stripe's exact answer is UNVERIFIED."""
+    for name, value in request.headers.items():
+        if not value.isascii():
+            raise InvalidRequestError(
+                f"Invalid {name} header: header values must be ASCII characters.",
+                param=name if name.lower() == "idempotency-key" else None)
 
 
 async def _no_expect(request: web.Request) -> None:
@@ -127,7 +142,7 @@ def _endpoint(fn: Endpoint) -> Handler:
 
 def _run(request: web.Request, fn: Endpoint, acct: Account, params: dict[str, object],
          key: str | None) -> web.Response:
-    """Execute one engine step in one transaction, saving the idempotent result with it."""
+    """Execute one resource function in one transaction, saving the idempotent result with it."""
     app = request.app
     store, settings, clock = app[STORE], app[SETTINGS], app[CLOCK]
     now = clock.now()
@@ -138,14 +153,14 @@ def _run(request: web.Request, fn: Endpoint, acct: Account, params: dict[str, ob
         if saved is not None:
             if saved.fingerprint != fp:
                 raise mismatch(key)
-            resp = _json(saved.status, saved.body)
+            resp = _json(saved.status, with_public_urls(saved.body, public_base(request)))
             resp.headers["Idempotent-Replayed"] = "true"
             resp.headers["Original-Request"] = saved.request_id
             resp.headers["Idempotency-Key"] = key
             return resp
     store.begin()
     try:
-        status, body = 200, fn(app[ENGINE], acct, dict(request.match_info), params)
+        status, body = 200, fn(app[CONTEXT], acct, dict(request.match_info), params)
     except StripeError as exc:
         if not exc.stored:
             store.rollback()
@@ -159,7 +174,7 @@ def _run(request: web.Request, fn: Endpoint, acct: Account, params: dict[str, ob
         store.save_result(acct.id, key, SavedResult(now, fp, status, text, request[REQUEST_ID]))
         store.maybe_prune(now - settings.idempotency_ttl_seconds)
     store.commit()
-    resp = _json(status, text)
+    resp = _json(status, with_public_urls(text, public_base(request)))
     if key is not None:
         resp.headers["Idempotency-Key"] = key
     return resp
@@ -233,7 +248,7 @@ def create_app(settings: TestmodeSettings, *, clock: Clock | None = None) -> web
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         store = Store(settings.db_path)
         app[STORE] = store
-        app[ENGINE] = Engine(store, app[CLOCK], settings, policy)
+        app[CONTEXT] = Context(store, app[CLOCK], settings, policy)
         yield
         store.close()
 
@@ -242,5 +257,7 @@ def create_app(settings: TestmodeSettings, *, clock: Clock | None = None) -> web
         app.router.add_route(method, path, _endpoint(fn), expect_handler=_no_expect)
     app.router.add_get("/_testmode/clock", clock_get)
     app.router.add_post("/_testmode/clock/advance", clock_advance)
+    app.router.add_get(PAGE_ROUTE, page)
+    app.router.add_post(PAGE_ROUTE, submit)
     app.router.add_route("*", "/{tail:.*}", _unrecognized)
     return app

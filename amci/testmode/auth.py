@@ -1,4 +1,5 @@
-"""API keys → accounts, with Stripe's authentication errors (facts §4, docs.stripe.com/keys).
+"""API keys → accounts, with Stripe's authentication errors (docs.stripe.com/keys,
+docs.stripe.com/api/authentication).
 
 Any well-formed test key (``sk_test_…``/``rk_test_…``) is accepted and is its own account: the
 account id and the card-fingerprint secret are derived from the key, which itself is never stored,

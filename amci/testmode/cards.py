@@ -11,13 +11,12 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 # Brand ranges and Luhn are shared with the proxy's pre-checks: one table for both.
-from amci.cards import BRAND_RANGES as BRAND_RANGES
-from amci.cards import MAX_PAN as MAX_PAN
-from amci.cards import MIN_PAN as MIN_PAN
 from amci.cards import brand_of as brand_of
 from amci.cards import luhn_ok as luhn_ok
+from amci.testmode import three_d_secure as tds
 
 
 def fingerprint(secret: bytes, number: str) -> str:
@@ -35,34 +34,59 @@ def fingerprint(secret: bytes, number: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What confirming a payment with this card does (docs.stripe.com/testing)."""
+    """What confirming a payment with this card does (docs.stripe.com/testing): the charge's
+    result (``kind``) once 3D Secure (``three_ds``, see ``amci.testmode.three_d_secure``) has been
+    dealt with."""
 
-    kind: str  # "succeed" | "decline" | "authenticate"
+    kind: str  # "succeed" | "decline"
     code: str | None = None
     decline_code: str | None = None
     message: str | None = None
     attachable: bool = True  # "You can't attach cards that simulate issuer declines to a Customer"
-    off_session_ok: bool = False  # for "authenticate": off-session payments succeed
+    three_ds: str = tds.UNENROLLED
+
+    def to_internal(self) -> list[Any]:
+        """The simulator state kept with a PaymentMethod (never the number)."""
+        return [self.kind, self.code, self.decline_code, self.message, self.attachable,
+                self.three_ds]
+
+    @classmethod
+    def from_internal(cls, v: list[Any]) -> Outcome:
+        kind, code, decline_code, message, attachable, last = v
+        if kind == "authenticate":  # stores written before 3DS cards had modes
+            return cls("succeed", three_ds=tds.ON_SESSION if last else tds.REQUIRED)
+        return cls(kind, code, decline_code, message, attachable,
+                   last if isinstance(last, str) else tds.UNENROLLED)
 
 
 SUCCEED = Outcome("succeed")
 
-# Stripe's messages as observed in real test-mode responses (facts §5); lost/stolen wording is
-# UNVERIFIED — Stripe tells integrations to present those as a generic decline.
+# Stripe's messages as observed in real test-mode responses (decline codes:
+# docs.stripe.com/declines/codes); lost/stolen wording is UNVERIFIED — Stripe tells integrations
+# to present those as a generic decline.
 _DECLINED = "Your card was declined."
 
 
 def _decline(
-    code: str, decline_code: str | None, message: str, *, attachable: bool = False
+    code: str, decline_code: str | None, message: str, *, attachable: bool = False,
+    three_ds: str = tds.UNENROLLED,
 ) -> Outcome:
-    return Outcome("decline", code, decline_code, message, attachable=attachable)
+    return Outcome("decline", code, decline_code, message, attachable=attachable,
+                   three_ds=three_ds)
 
 
+def _3ds(mode: str) -> Outcome:
+    return Outcome("succeed", three_ds=mode)
+
+
+# Off-session payments needing authentication (docs.stripe.com/payments/save-and-reuse).
 AUTHENTICATION_REQUIRED = _decline(
-    "authentication_required",
-    "authentication_required",
-    "Your card was declined. This transaction requires authentication.",
-)
+    "authentication_required", "authentication_required", tds.AUTHENTICATION_REQUIRED_MESSAGE)
+# ``error_on_requires_action`` (docs.stripe.com/payments/without-card-authentication).
+AUTHENTICATION_NOT_HANDLED = _decline(
+    "authentication_required", tds.NOT_HANDLED_DECLINE_CODE, tds.NOT_HANDLED_MESSAGE)
+# The 3DS lookup failed, the charge is declined (docs.stripe.com/testing#regulatory-cards).
+LOOKUP_DECLINED = _decline("card_declined", "generic_decline", _DECLINED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +110,7 @@ TEST_CARDS: tuple[TestCard, ...] = (
     TestCard("2223003122003222"),
     TestCard("5200828282828210", "mastercard_debit", funding="debit"),
     TestCard("5105105105105100", "mastercard_prepaid", funding="prepaid"),
-    TestCard("378282246310005", "amex"),
+    TestCard("378282246310005", "amex", outcome=_3ds(tds.NOT_SUPPORTED)),
     TestCard("371449635398431"),
     TestCard("6011111111111117", "discover"),
     TestCard("6011000990139424"),
@@ -132,21 +156,61 @@ TEST_CARDS: tuple[TestCard, ...] = (
     TestCard("4000000000000077", "bypassPending"),
     TestCard("4000000000007726", "pendingRefund"),
     TestCard("4000000000005126", "refundFail"),
-    # 3D Secure: on-session payments go to requires_action; off-session payments are declined
-    # with authentication_required (docs.stripe.com/payments/save-and-reuse)
-    TestCard("4000002760003184", "authenticationRequired", outcome=Outcome("authenticate")),
-    TestCard("4000002500003155", "authenticationRequiredOnSetup", outcome=Outcome("authenticate")),
+    # 3D Secure (docs.stripe.com/testing#regulatory-cards; rules in three_d_secure.py). The
+    # decline cards among them are declined only after authentication, so they attach
+    # (UNVERIFIED for 1629 and 1280).
+    TestCard("4000002500003155", "authenticationRequiredOnSetup", outcome=_3ds(tds.UNLESS_SET_UP)),
+    TestCard("4000002760003184", "authenticationRequired", outcome=_3ds(tds.REQUIRED)),
     TestCard("4000003800000446", "authenticationRequiredSetupForOffSession",
-             outcome=Outcome("authenticate", off_session_ok=True)),
+             outcome=_3ds(tds.ON_SESSION)),
+    TestCard("4000008260003178", "authenticationRequiredChargeDeclinedInsufficientFunds",
+             outcome=_decline("card_declined", "insufficient_funds",
+                              "Your card has insufficient funds.", attachable=True,
+                              three_ds=tds.UNLESS_SET_UP)),
     TestCard("4000000000003220", "threeDSecure2Required", country="IE",
-             outcome=Outcome("authenticate")),
-    TestCard("4000008400000027", outcome=Outcome("authenticate")),
-)
+             outcome=_3ds(tds.REQUIRED)),
+    TestCard("4000008400000027", outcome=_3ds(tds.REQUIRED)),
+    # "3DS required" (UNVERIFIED off-session and after setup: treated as always required).
+    TestCard("4000000000003063", outcome=_3ds(tds.REQUIRED)),
+    TestCard("4000008400001629", "threeDSecureRequiredChargeDeclined",
+             outcome=_decline("card_declined", "generic_decline", _DECLINED, attachable=True,
+                              three_ds=tds.REQUIRED)),
+    TestCard("4000008400001280", outcome=_decline("card_declined", "generic_decline", _DECLINED,
+                                                  attachable=True, three_ds=tds.LOOKUP_ERROR)),
+    TestCard("4000000000003055", "threeDSecureOptional", outcome=_3ds(tds.OPTIONAL)),
+    TestCard("4000000000003097", outcome=_3ds(tds.ATTEMPT_ERROR)),
+    TestCard("4000000032200000", outcome=_3ds(tds.FRICTIONLESS)),
+    # "always authenticate, INR only": the currency restriction is not simulated.
+    TestCard("4000053560000011", country="IN", outcome=_3ds(tds.REQUIRED)))
 
 BY_NUMBER = MappingProxyType({c.number: c for c in TEST_CARDS})
 BY_ALIAS = MappingProxyType({c.alias: c for c in TEST_CARDS if c.alias})
-# Stripe also documents these shorter aliases.
-EXTRA_ALIASES = MappingProxyType({"us": "4242424242424242"})
+# Older names public integrations still send (docs.stripe.com/testing lists the current ones;
+# these come from earlier versions of that page and from Stripe's own sample code). They resolve to
+# the same card as the current name. UNVERIFIED where noted: documented only as a token, or only
+# by the decline they produce, not by number.
+EXTRA_ALIASES = MappingProxyType({
+    "us": "4242424242424242",
+    # Declines without the brand prefix (tok_chargeDeclined… in the token table).
+    "chargeDeclined": "4000000000000002",
+    "chargeDeclinedInsufficientFunds": "4000000000009995",
+    "chargeDeclinedLostCard": "4000000000009987",
+    "chargeDeclinedStolenCard": "4000000000009979",
+    "chargeDeclinedVelocityLimitExceeded": "4000000000006975",
+    # UNVERIFIED: the "fraudulent" decline card was the one Radar always blocks.
+    "chargeDeclinedFraudulent": "4100000000000019",
+    "visa_chargeDeclinedFraudulent": "4100000000000019",
+    # Brand-prefixed forms of the unprefixed current names (UNVERIFIED: token-table only).
+    "visa_chargeDeclinedExpiredCard": "4000000000000069",
+    "visa_chargeDeclinedIncorrectCvc": "4000000000000127",
+    "visa_chargeDeclinedProcessingError": "4000000000000119",
+    "visa_chargeCustomerFail": "4000000000000341",
+    # Check failures: "CVC check fails" and "postal code check fails".
+    "cvcCheckFail": "4000000000000101",
+    "avsZipFail": "4000000000000036",
+    # 3D Secure 2 under its older name (UNVERIFIED).
+    "threeDSecureRequired": "4000000000003220",
+})
 
 
 def card_for_alias(ident: str) -> TestCard | None:

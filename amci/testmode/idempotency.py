@@ -44,7 +44,8 @@ def mismatch(key: str) -> IdempotencyError:
 
 
 def in_use() -> IdempotencyKeyInUse:
-    # Current wording UNVERIFIED (facts §6); the 2018 message, with Stripe's documented code.
+    # Current wording UNVERIFIED; the 2018 message, with the code Stripe documents for it
+    # (docs.stripe.com/error-low-level#idempotency).
     return IdempotencyKeyInUse(
         "There is currently another in-progress request using this Idempotent Key (that"
         " probably means you submitted twice, and the other request is still going through):"

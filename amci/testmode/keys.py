@@ -5,15 +5,15 @@ from __future__ import annotations
 from aiohttp import web
 
 from amci.testmode.clock import Clock
-from amci.testmode.engine import Engine
 from amci.testmode.idempotency import InFlight
 from amci.testmode.ratelimit import RateLimiter
+from amci.testmode.resources.context import Context
 from amci.testmode.settings import TestmodeSettings
 from amci.testmode.store import Store
 
 SETTINGS = web.AppKey("testmode_settings", TestmodeSettings)
 CLOCK = web.AppKey("testmode_clock", Clock)
 STORE = web.AppKey("testmode_store", Store)
-ENGINE = web.AppKey("testmode_engine", Engine)
+CONTEXT = web.AppKey("testmode_context", Context)
 IN_FLIGHT = web.AppKey("testmode_in_flight", InFlight)
 RATE_LIMITER = web.AppKey("testmode_rate_limiter", RateLimiter)  # absent when switched off

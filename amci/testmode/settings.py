@@ -27,8 +27,8 @@ class TestmodeSettings(BaseModel):
     authorization_validity_seconds: Annotated[StrictInt, Field(gt=0)] = 7 * 86400
     # YAML FX table (amci.money.load_fx shape); None uses the packaged one.
     fx_rates_file: StrictStr | None = None
-    # The base URL browsers use to reach this server (its 3D Secure pages); None: the address
-    # it listens on.
+    # Base URL clients reach this server at (e.g. behind a proxy or in compose), used to build
+    # the 3D Secure page URLs in ``next_action``; None uses the address each request arrived on.
     public_url: StrictStr | None = None
     # A client must finish sending its request headers within this many seconds.
     request_header_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0

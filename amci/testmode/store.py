@@ -7,7 +7,7 @@ disk, not in RAM (SQLite's page cache is bounded). Each API mutation runs in one
 (``begin``/``commit``), including its idempotent result.
 
 The store is synchronous on purpose: each call is tens of microseconds, the event loop runs one
-request's engine step at a time, so a mutation is never interleaved with another.
+request's resource function at a time, so a mutation is never interleaved with another.
 WAL with ``synchronous=NORMAL`` survives process crashes; a power loss may drop the last commits.
 """
 
@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+_CMP = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
@@ -161,8 +163,11 @@ class Store:
         limit: int = 10,
         before_seq: int | None = None,
         after_seq: int | None = None,
+        created: Mapping[str, int] | None = None,
+        equal: Mapping[str, str] | None = None,
     ) -> tuple[list[Row], bool]:
-        """Newest first. ``before_seq`` = Stripe's starting_after, ``after_seq`` = ending_before.
+        """Newest first. ``before_seq`` = Stripe's starting_after, ``after_seq`` = ending_before,
+        ``created`` = bounds on the object's ``created`` ({"gt"|"gte"|"lt"|"lte": seconds}).
         Returns the rows and whether more exist in the paging direction."""
         where = ["account=?", "kind=?"]
         args: list[Any] = [account, kind]
@@ -172,6 +177,12 @@ class Store:
         if f2 is not None:
             where.append("f2=?")
             args.append(f2)
+        for op, bound in (created or {}).items():
+            where.append(f"json_extract(data, '$.created'){_CMP[op]}?")
+            args.append(bound)
+        for field, value in (equal or {}).items():
+            where.append("json_extract(data, ?)=?")
+            args.extend((f"$.{field}", value))
         ascending = False
         if before_seq is not None:
             where.append("seq<?")
@@ -194,6 +205,23 @@ class Store:
         if ascending:
             rows.reverse()
         return rows, more
+
+    def scan(self, account: str, kind: str, *, before_seq: int | None = None,
+             batch: int = 200) -> Iterator[Row]:
+        """Every object of ``kind``, newest first, from below ``before_seq`` (search walks this,
+        filtering in Python: the query language is richer than an index)."""
+        bound = before_seq if before_seq is not None else 2**62
+        while True:
+            rows = [
+                Row(r[0], r[1], r[2], json.loads(r[3]), json.loads(r[4]))
+                for r in self._db.execute(
+                    "SELECT seq, id, kind, data, internal FROM objects WHERE account=? AND kind=?"
+                    " AND seq<? ORDER BY seq DESC LIMIT ?", (account, kind, bound, batch))
+            ]
+            yield from rows
+            if len(rows) < batch:
+                return
+            bound = rows[-1].seq
 
     def by_filter(self, account: str, kind: str, f1: str) -> list[Row]:
         """Every object of ``kind`` whose f1 is ``f1`` (e.g. a customer's payment methods)."""

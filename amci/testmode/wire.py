@@ -249,3 +249,24 @@ LIST_PARAMS: dict[str, Spec] = {
     "ending_before": Str(max_len=255),
     "expand": EXPAND,
 }
+
+
+@dataclass(frozen=True)
+class Created(Spec):
+    """A list's ``created`` filter: an exact timestamp or a range hash (``created[gt]``,
+    ``[gte]``, ``[lt]``, ``[lte]``), as docs.stripe.com/api (list endpoints) describes it.
+    Normalized to range bounds."""
+
+    def coerce(self, value: Any, name: str) -> Any:
+        if isinstance(value, str):
+            exact = Int().coerce(value, name)
+            return None if exact is None else {"gte": exact, "lte": exact}
+        if not isinstance(value, dict):
+            raise InvalidRequestError("Invalid object", param=name)
+        bounds = check(value, {op: Int() for op in ("gt", "gte", "lt", "lte")}, prefix=name)
+        return {op: v for op, v in bounds.items() if v is not None}
+
+
+CREATED = Created()
+# List endpoints that Stripe documents a ``created`` filter for (all but PaymentMethods').
+DATED_LIST_PARAMS: dict[str, Spec] = {**LIST_PARAMS, "created": CREATED}

@@ -20,7 +20,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from billing_client import keys
+from billing_client import cli, keys
 from billing_client.access import check_routes
 from billing_client.auth import ApiToken, TokenError, Tokens, digest
 from billing_client.storage import Storage
@@ -175,15 +175,26 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+async def _main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """``billing-client ARGS`` in-process (in a thread: it runs its own event loop)."""
+    capsys.readouterr()
+    rc = await asyncio.to_thread(cli.main, list(args))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
 async def test_create_and_revoke_token_commands_against_a_running_service(
-    bc: Client, tmp_path: Path, fernet_key: str, captured_logs: Captured
+    bc: Client,
+    tmp_path: Path,
+    fernet_key: str,
+    captured_logs: Captured,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     db = bc.app[keys.SETTINGS].db_path
     config = tmp_path / "bc.yaml"
     config.write_text(f"crypto: {{encryption_key: '{fernet_key}'}}\n")
-    made = await asyncio.to_thread(
-        _cli, "create-token", "--name", "ops", "--config", str(config), "--db", db
-    )
+    where = ("--config", str(config), "--db", db)
+    made = await asyncio.to_thread(_cli, "create-token", "--name", "ops", *where)
     assert made.returncode == 0, made.stderr
     token = made.stdout.strip()
     assert made.stdout == token + "\n" and token.startswith("bct_") and len(token) == 4 + 43
@@ -191,10 +202,9 @@ async def test_create_and_revoke_token_commands_against_a_running_service(
 
     status, _, _ = await raw(bc, "GET", "/api/customers", token=token)
     assert status == 200
-    again = await asyncio.to_thread(
-        _cli, "create-token", "--name", "ops", "--config", str(config), "--db", db
-    )
-    assert again.returncode == 1 and "already exists" in again.stderr and again.stdout == ""
+    # The refusals, in-process (the same cli.main; a process start costs more than the rest).
+    rc, out, err = await _main(capsys, "create-token", "--name", "ops", *where)
+    assert (rc, out) == (1, "") and "already exists" in err
 
     # Only the digest is stored: the plaintext is nowhere in the database file.
     with contextlib.closing(sqlite3.connect(db)) as conn:
@@ -203,20 +213,15 @@ async def test_create_and_revoke_token_commands_against_a_running_service(
     for path in Path(db).parent.glob(Path(db).name + "*"):
         assert token.encode() not in path.read_bytes()
 
-    gone = await asyncio.to_thread(
-        _cli, "revoke-token", "--name", "ops", "--config", str(config), "--db", db
-    )
+    gone = await asyncio.to_thread(_cli, "revoke-token", "--name", "ops", *where)
     assert gone.returncode == 0, gone.stderr
     status, _, _ = await raw(bc, "GET", "/api/customers", token=token)
     assert status == 401  # revoked by another process: effective at once
-    unknown = await asyncio.to_thread(
-        _cli, "revoke-token", "--name", "ops", "--config", str(config), "--db", db
-    )
-    assert unknown.returncode == 1 and "no token named 'ops'" in unknown.stderr
-    missing = await asyncio.to_thread(
-        _cli, "create-token", "--name", "x", "--config", str(tmp_path / "none.yaml"), "--db", db
-    )
-    assert missing.returncode == 2 and "configuration error" in missing.stderr
+    rc, _, err = await _main(capsys, "revoke-token", "--name", "ops", *where)
+    assert rc == 1 and "no token named 'ops'" in err
+    missing = ("--config", str(tmp_path / "none.yaml"), "--db", db)
+    rc, out, err = await _main(capsys, "create-token", "--name", "x", *missing)
+    assert (rc, out) == (2, "") and "configuration error" in err
 
     assert captured_logs.lines  # the requests above were logged…
     assert not [line for line in captured_logs.lines if token in line]  # …without the token

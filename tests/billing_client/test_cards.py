@@ -25,8 +25,11 @@ TODAY = date(2026, 11, 26)
         ("6011111111111117", "discover"),
         ("6011000990139424", "discover"),
         ("6555900000604105", "discover"),
-        ("3056930009020004", None),  # Diners Club: not a method the spec offers
-        ("3566002020360505", None),  # JCB
+        # Brands the spec offers no method for are still named as Stripe names them (and then
+        # refused as "not enabled"): the same table as AMCI's.
+        ("3056930009020004", "diners"),
+        ("3566002020360505", "jcb"),
+        ("6221260000000000", "unionpay"),
         ("", None),
         ("42x2", None),
     ],

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -54,3 +57,21 @@ async def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> Non
     with pytest.raises(StorageError, match="newer"):
         await storage.open()
     await storage.close()
+
+
+def test_serve_on_a_newer_database_exits_with_one_line(tmp_path: Path, fernet_key: str) -> None:
+    db = tmp_path / "new.sqlite3"
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    config = tmp_path / "bc.yaml"
+    config.write_text(f"crypto: {{encryption_key: '{fernet_key}'}}\n")
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-m", "billing_client", "serve", "--config", str(config),
+         "--db", str(db), "--port", "0"],
+        cwd=root, capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert done.returncode == 2, done.stderr
+    assert "storage error" in done.stderr and "newer" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -174,6 +174,13 @@ class Stack:
         )
 
 
+def stripe_testmode_service(port: int, log_path: Path, *options: str) -> Service:
+    """``amci stripe-testmode`` on ``port``; ``options``: --db, --config."""
+    argv = [sys.executable, "-m", "amci", "stripe-testmode", "--host", "127.0.0.1",
+            "--port", str(port), *options]
+    return Service("stripe-testmode", argv, port, log_path)
+
+
 def amci_service(port: int, log_path: Path, env: dict[str, str]) -> Service:
     """``amci serve`` with the shipped config, as a user starts it; ``env`` moves its files."""
     argv = [sys.executable, "-m", "amci", "serve", "--config", "config/amci.yaml",
@@ -214,22 +221,8 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     three processes. The test-mode server runs on its own so the test can look at what Stripe's
     side holds; AMCI points at it with AMCI_UPSTREAM__TEST_API_BASE."""
     tm_port, amci_port, bc_port = free_port(), free_port(), free_port()
-    testmode = Service(
-        "stripe-testmode",
-        [
-            sys.executable,
-            "-m",
-            "amci",
-            "stripe-testmode",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(tm_port),
-            "--db",
-            str(tmp_path / "testmode.sqlite3"),
-        ],
-        tm_port,
-        tmp_path / "testmode.log",
+    testmode = stripe_testmode_service(
+        tm_port, tmp_path / "testmode.log", "--db", str(tmp_path / "testmode.sqlite3")
     )
     amci = amci_service(
         amci_port,

@@ -9,7 +9,7 @@ in memory, with the rate limit off (the rate-limit test builds its own app).
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import aiohttp
 import pytest
@@ -17,6 +17,7 @@ import stripe
 from aiohttp.test_utils import TestServer
 
 from amci.testmode import TestmodeSettings, create_app
+from tests.testmode.shapes import ShapeRecorder
 
 ClientFactory = Callable[..., stripe.StripeClient]
 
@@ -26,8 +27,20 @@ def new_key() -> str:
 
 
 @pytest.fixture
-async def testmode_server(aiohttp_server) -> TestServer:  # type: ignore[no-untyped-def]
-    return await aiohttp_server(create_app(TestmodeSettings(rate_limit_per_second=None)))
+def shapes() -> Iterator[ShapeRecorder]:
+    """Checks every JSON response of the test-mode apps it is attached to against Stripe's
+    schemas: a test whose responses are not Stripe's shape fails at teardown, naming the
+    fields. ``testmode_server`` attaches it; tests building their own app call ``attach``."""
+    recorder = ShapeRecorder()
+    yield recorder
+    assert not recorder.failures, "responses not in Stripe's shape:\n" + "\n".join(
+        recorder.failures[:20])
+
+
+@pytest.fixture
+async def testmode_server(aiohttp_server, shapes: ShapeRecorder) -> TestServer:  # type: ignore[no-untyped-def]
+    app = create_app(TestmodeSettings(rate_limit_per_second=None))
+    return await aiohttp_server(shapes.attach(app))
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from amci.testmode import TestmodeSettings, create_app
 from amci.testmode.amounts import AmountPolicy
 from amci.testmode.errors import InvalidRequestError
 from tests.testmode.conftest import ClientFactory
+from tests.testmode.shapes import ShapeRecorder
 
 
 @pytest.mark.parametrize(
@@ -70,9 +71,11 @@ async def test_non_integer_amount(client: stripe.StripeClient) -> None:
     assert exc.value.param == "amount"
 
 
-async def test_gbp_settlement_minimum(aiohttp_server, make_client: ClientFactory) -> None:  # type: ignore[no-untyped-def]
-    server: TestServer = await aiohttp_server(create_app(
-        TestmodeSettings(settlement_currency="gbp", rate_limit_per_second=None)))
+async def test_gbp_settlement_minimum(  # type: ignore[no-untyped-def]
+    aiohttp_server, make_client: ClientFactory, shapes: ShapeRecorder,
+) -> None:
+    server: TestServer = await aiohttp_server(shapes.attach(create_app(
+        TestmodeSettings(settlement_currency="gbp", rate_limit_per_second=None))))
     client = make_client(base_url=str(server.make_url("")).rstrip("/"))
     with pytest.raises(stripe.InvalidRequestError) as exc:
         await client.v1.payment_intents.create_async({"amount": 29, "currency": "gbp"})

@@ -150,3 +150,30 @@ async def test_same_key_while_first_is_in_flight_is_409(
     finally:
         writer.close()
         await writer.wait_closed()
+
+
+@pytest.mark.parametrize("raw_key", [b"\xff\xfe-not-utf8", "clé".encode(), b"\xed\xa0\x80"])
+async def test_non_ascii_key_bytes_are_a_400_not_a_500(
+    testmode_server: TestServer, key: str, raw_key: bytes
+) -> None:
+    """Invalid UTF-8 (or any non-ASCII) in Idempotency-Key: a 400 naming the header, and
+    nothing stored; before, SQLite could not bind the key and the server answered 500."""
+    body = b"amount=2000&currency=usd"
+    reader, writer = await asyncio.open_connection(testmode_server.host, testmode_server.port)
+    try:
+        writer.write(
+            f"POST /v1/payment_intents HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Bearer {key}\r\n".encode()
+            + b"Idempotency-Key: " + raw_key + b"\r\n"
+            + f"Content-Type: application/x-www-form-urlencoded\r\n"
+              f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        await writer.drain()
+        status, _, answer = await _read_response(reader)
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    assert status == 400, answer
+    error = json.loads(answer)["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error["param"] == "Idempotency-Key"
+    assert "ASCII" in error["message"]

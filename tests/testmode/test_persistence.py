@@ -10,14 +10,16 @@ import stripe
 from amci.testmode import TestmodeSettings, create_app
 from amci.testmode.store import Store
 from tests.testmode.conftest import ClientFactory
+from tests.testmode.shapes import ShapeRecorder
 
 
 async def test_restart_finds_objects_and_idempotent_results(
-    aiohttp_server, make_client: ClientFactory, tmp_path: Path, key: str  # type: ignore[no-untyped-def]
+    aiohttp_server, make_client: ClientFactory, tmp_path: Path, key: str,  # type: ignore[no-untyped-def]
+    shapes: ShapeRecorder,
 ) -> None:
     db = str(tmp_path / "var" / "testmode.sqlite3")
     settings = TestmodeSettings(db_path=db, rate_limit_per_second=None)
-    server = await aiohttp_server(create_app(settings))
+    server = await aiohttp_server(shapes.attach(create_app(settings)))
     client = make_client(key, base_url=str(server.make_url("")).rstrip("/"))
     cus = await client.v1.customers.create_async({"email": "keep@example.com"})
     pm = await client.v1.payment_methods.attach_async("pm_card_visa", {"customer": cus.id})
@@ -28,7 +30,7 @@ async def test_restart_finds_objects_and_idempotent_results(
     pi = await client.v1.payment_intents.create_async(params, opts)
     await server.close()
 
-    server2 = await aiohttp_server(create_app(settings))
+    server2 = await aiohttp_server(shapes.attach(create_app(settings)))
     client2 = make_client(key, base_url=str(server2.make_url("")).rstrip("/"))
     assert (await client2.v1.customers.retrieve_async(cus.id)).email == "keep@example.com"
     again = await client2.v1.payment_intents.create_async(params, opts)

@@ -10,11 +10,14 @@ import stripe
 from amci.testmode import Clock, TestmodeSettings, create_app
 from amci.testmode.ratelimit import RateLimiter
 from tests.testmode.conftest import ClientFactory, advance_clock
+from tests.testmode.shapes import ShapeRecorder
 
 
 async def test_429_per_account_and_refill(aiohttp_server, make_client: ClientFactory,  # type: ignore[no-untyped-def]
-                                          http: aiohttp.ClientSession) -> None:
-    server = await aiohttp_server(create_app(TestmodeSettings(), clock=Clock(frozen=True)))
+                                          http: aiohttp.ClientSession,
+                                          shapes: ShapeRecorder) -> None:
+    app = create_app(TestmodeSettings(), clock=Clock(frozen=True))
+    server = await aiohttp_server(shapes.attach(app))
     base = str(server.make_url("")).rstrip("/")
     busy, calm = make_client(base_url=base), make_client(base_url=base)
     for _ in range(25):
@@ -29,9 +32,11 @@ async def test_429_per_account_and_refill(aiohttp_server, make_client: ClientFac
     await busy.v1.customers.list_async()
 
 
-async def test_rate_limit_can_be_off(aiohttp_server, make_client: ClientFactory) -> None:  # type: ignore[no-untyped-def]
-    server = await aiohttp_server(create_app(TestmodeSettings(rate_limit_per_second=None),
-                                             clock=Clock(frozen=True)))
+async def test_rate_limit_can_be_off(  # type: ignore[no-untyped-def]
+    aiohttp_server, make_client: ClientFactory, shapes: ShapeRecorder,
+) -> None:
+    app = create_app(TestmodeSettings(rate_limit_per_second=None), clock=Clock(frozen=True))
+    server = await aiohttp_server(shapes.attach(app))
     client = make_client(base_url=str(server.make_url("")).rstrip("/"))
     for _ in range(60):
         await client.v1.customers.list_async()

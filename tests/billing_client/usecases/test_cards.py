@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from ..conftest import AMEX, LOGIN, STRIPE_KEY, VISA, setup_stripe
@@ -68,3 +69,20 @@ async def test_full_card_except_cvv(bc: Client, tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "bc.sqlite3") as db:
         cols = [r[1] for r in db.execute("PRAGMA table_info(cards)")]
     assert not any("cvc" in c for c in cols)
+
+
+@pytest.mark.parametrize(("number", "name"), [("3566002020360505", "JCB"),
+                                              ("6221260000000000", "UnionPay"),
+                                              ("3056930009020004", "Diners Club")])
+async def test_brands_without_a_payment_method_are_refused_by_name(
+    bc: Client, number: str, name: str
+) -> None:
+    """Stripe's brands the spec offers no method for: named as the shared table names them and
+    refused, as AMCI would refuse them (never treated as brandless, never a 500)."""
+    ids = await setup_stripe(bc)
+    card = {**AMEX, "number": number, "cvc": "123"}
+    r = await bc.post(f"/api/customers/{ids['customer']}/cards", json={"card": card})
+    assert r.status == 400, await r.text()
+    err = (await r.json())["error"]
+    assert (err["code"], err["param"]) == ("card_brand_not_enabled", "card.number")
+    assert err["message"].startswith(f"{name} cards are not accepted")
