@@ -6,23 +6,20 @@ number of 2xx answers per money-moving route."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+import base64
 from typing import Any
 
 import requests
 from hypothesis import strategies as st
 
-SEED = "@@seed:"  # placeholders the resolver replaces with real objects just before sending
+from .engine import EXAMPLES, SEED, Fuzzer, SeedFailed, load, minimum
+from .hostile import HOSTILE
+from .realistic import CARDS, amount, card, case, email, idempotency, text
+from .realistic import SEED as REF
 
-# Stripe's test cards (docs.stripe.com/testing#cards) that succeed, with their CVC length.
-CARDS = (
-    ("4242424242424242", "123"),
-    ("4000056655665556", "123"),
-    ("5555555555554444", "123"),
-    ("2223003122003222", "123"),
-    ("378282246310005", "1234"),
-    ("6011111111111117", "123"),
-)
+STRIPE_KEY = "sk_test_51FuzzAmciSubscriptionKey00000fuzz"  # any sk_test_: the demo subscription
+LOGIN = "fuzz-billing-system"
+HEADERS = {"Authorization": "Basic " + base64.b64encode(f"{LOGIN}:{STRIPE_KEY}".encode()).decode()}
 
 # 2xx answers at the default scale (FUZZ_EXAMPLES=12; 6 seeded cases per route, ~5 succeed),
 # grown in proportion by `make fuzz`. Observed figures: the README's Fuzzing section.
@@ -35,33 +32,11 @@ MINIMUM_2XX = {
 }
 
 
-def card() -> st.SearchStrategy[dict[str, Any]]:
-    return st.sampled_from(CARDS).flatmap(lambda nc: st.fixed_dictionaries(
-        {"number": st.just(nc[0]), "exp_month": st.integers(1, 12),
-         "exp_year": st.integers(2027, 2040)},
-        optional={"cvc": st.just(nc[1]), "holder": st.text(min_size=1, max_size=30)},
-    ))
-
-
-def email() -> st.SearchStrategy[str]:
-    plain = st.from_regex(r"[a-z][a-z0-9.]{0,11}@[a-z]{1,12}\.(com|org|io)", fullmatch=True)
-    return st.one_of(plain, plain, plain, st.emails())
-
-
 def amount_and_currency() -> st.SearchStrategy[tuple[str, str]]:
-    two_places = st.decimals(Decimal("1.00"), Decimal("9999.99"), places=2)
     return st.one_of(
-        st.tuples(two_places.map(str), st.sampled_from(["usd", "USD", "eur", "gbp", "Chf"])),
+        st.tuples(amount("1.00", "9999.99"), st.sampled_from(["usd", "USD", "eur", "gbp", "Chf"])),
         st.tuples(st.integers(100, 500_000).map(str), st.just("jpy")),
     )
-
-
-def idempotency() -> st.SearchStrategy[dict[str, str]]:
-    return st.one_of(st.just({}), st.uuids().map(lambda u: {"Idempotency-Key": str(u)}))
-
-
-def text() -> st.SearchStrategy[str]:
-    return st.text(max_size=40)
 
 
 def metadata() -> st.SearchStrategy[dict[str, str]]:
@@ -77,46 +52,46 @@ class Seeds:
         self.cards: list[str] = []
         self.payments: list[str] = []
 
-    def post(self, path: str, body: dict[str, Any], seed_failed: Any) -> dict[str, Any]:
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         r = self.http.post(self.base + path, json=body, headers=self.headers, timeout=30)
         if r.status_code not in (200, 201):
-            raise seed_failed(r.status_code, f"seeding POST {path}: {r.text[:300]}")
+            raise SeedFailed(r.status_code, f"seeding POST {path}: {r.text[:300]}")
         data: dict[str, Any] = r.json()
         return data
 
-    def save_card(self, seed_failed: Any, number: str = "4242424242424242") -> str:
+    def save_card(self, number: str = "4242424242424242") -> str:
         return str(self.post("/v1/stripe/cards", {
             "card": {"number": number, "exp_month": 12, "exp_year": 2034},
             "customer": {"email": "seed@example.com", "name": "Seed Customer"},
-        }, seed_failed)["token"])
+        })["token"])
 
-    def payment(self, seed_failed: Any, *, capture: bool, amount: str) -> str:
+    def payment(self, *, capture: bool, amount: str) -> str:
         return str(self.post("/v1/stripe/payments", {
             "amount": amount, "currency": "usd", "capture": capture,
             "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034,
                      "cvc": "123"},
-        }, seed_failed)["id"])
+        })["id"])
 
-    def prepare(self, seed_failed: Any) -> None:
-        self.cards = [self.save_card(seed_failed, n) for n, _ in CARDS[::2]]
-        self.payments = [self.payment(seed_failed, capture=c, amount="30.00")
+    def prepare(self) -> None:
+        self.cards = [self.save_card(n) for n, _ in CARDS[::2]]
+        self.payments = [self.payment(capture=c, amount="30.00")
                          for c in (True, False, True)]
 
-    def resolve(self, case: Any, seed_failed: Any) -> None:
+    def resolve(self, case: Any) -> None:
         def one(value: Any) -> Any:
-            if not (isinstance(value, str) and value.startswith(SEED)):
+            if not (isinstance(value, str) and value.startswith(REF)):
                 return value
-            what, _, n = value[len(SEED):].partition(":")
+            what, _, n = value[len(REF):].partition(":")
             if what == "card":
                 return self.cards[int(n) % len(self.cards)]
             if what == "payment":
                 return self.payments[int(n) % len(self.payments)]
             if what == "fresh_card":
-                return self.save_card(seed_failed)
+                return self.save_card()
             if what == "fresh_auth":
-                return self.payment(seed_failed, capture=False, amount="20.00")
+                return self.payment(capture=False, amount="20.00")
             if what == "fresh_paid":
-                return self.payment(seed_failed, capture=True, amount="50.00")
+                return self.payment(capture=True, amount="50.00")
             raise AssertionError(value)
 
         case.path_parameters = {k: one(v) for k, v in case.path_parameters.items()}
@@ -127,18 +102,10 @@ class Seeds:
 def seeded_strategies() -> dict[str, Any]:
     """Per operation, realistic cases: real objects, Stripe test cards, amounts in range."""
 
-    def case(op: Any, body: Any = None, path: Any = None, headers: Any = None) -> Any:
-        return st.tuples(body if body is not None else st.none(),
-                         path if path is not None else st.just({}),
-                         headers if headers is not None else st.just({})).map(
-            lambda t: op.Case(path_parameters=t[1], headers=t[2],
-                              **({"body": t[0], "media_type": "application/json"}
-                                 if t[0] is not None else {})))
-
     def payment_body() -> st.SearchStrategy[dict[str, Any]]:
         source = st.one_of(
             card().map(lambda c: {"card": c}),
-            st.integers(0, 9).map(lambda n: {"token": f"{SEED}card:{n}"}),
+            st.integers(0, 9).map(lambda n: {"token": f"{REF}card:{n}"}),
         )
         fields = st.fixed_dictionaries({}, optional={
             "capture": st.booleans(), "description": text(), "reference": text(),
@@ -158,29 +125,26 @@ def seeded_strategies() -> dict[str, Any]:
                 min_size=1, max_size=4)},
         )
 
-    def amount_up_to(top: str) -> st.SearchStrategy[str]:
-        return st.decimals(Decimal("0.50"), Decimal(top), places=2).map(str)
-
     def fresh(what: str) -> st.SearchStrategy[dict[str, str]]:
-        return st.just({"id": f"{SEED}{what}"})
+        return st.just({"id": f"{REF}{what}"})
 
     def pooled(name: str = "id") -> st.SearchStrategy[dict[str, str]]:
-        return st.integers(0, 9).map(lambda n: {name: f"{SEED}payment:{n}"})
+        return st.integers(0, 9).map(lambda n: {name: f"{REF}payment:{n}"})
 
     return {
         "POST /v1/stripe/payments": lambda op: case(op, payment_body(), headers=idempotency()),
         "POST /v1/stripe/cards": lambda op: case(op, save_card_body(), headers=idempotency()),
         "DELETE /v1/stripe/cards/{token}": lambda op: case(
-            op, path=st.one_of(st.just({"token": f"{SEED}fresh_card"}),
-                               st.integers(0, 9).map(lambda n: {"token": f"{SEED}card:{n}"}))),
+            op, path=st.one_of(st.just({"token": f"{REF}fresh_card"}),
+                               st.integers(0, 9).map(lambda n: {"token": f"{REF}card:{n}"}))),
         "GET /v1/stripe/payments/{id}": lambda op: case(op, path=pooled()),
         "POST /v1/stripe/payments/{id}/capture": lambda op: case(
-            op, st.fixed_dictionaries({}, optional={"amount": amount_up_to("20.00")}),
+            op, st.fixed_dictionaries({}, optional={"amount": amount("0.50", "20.00")}),
             st.one_of(fresh("fresh_auth"), fresh("fresh_auth"), fresh("fresh_auth"), pooled()),
             idempotency()),
         "POST /v1/stripe/payments/{id}/refunds": lambda op: case(
             op, st.fixed_dictionaries({}, optional={
-                "amount": amount_up_to("50.00"),
+                "amount": amount("0.50", "50.00"),
                 "reason": st.sampled_from(["duplicate", "fraudulent", "requested_by_customer"])}),
             st.one_of(fresh("fresh_paid"), fresh("fresh_paid"), fresh("fresh_paid"), pooled()),
             idempotency()),
@@ -194,25 +158,24 @@ def order(label: str) -> int:
     return {"POST": 0, "GET": 1, "DELETE": 2}.get(label.split(" ")[0], 1)
 
 
-def test_fuzz_amci(services: Any, kit: Any) -> None:
-    headers = kit.basic_auth(kit.LOGIN, kit.STRIPE_KEY)
-    seeds = Seeds(services.amci.url, headers)
-    seeds.prepare(kit.SeedFailed)
-    fuzzer = kit.Fuzzer(
-        schema=kit.load(services.amci.url),
+def test_fuzz_amci(services: Any) -> None:
+    seeds = Seeds(services.amci.url, HEADERS)
+    seeds.prepare()
+    fuzzer = Fuzzer(
+        schema=load(services.amci.url),
         base_url=services.amci.url,
-        headers=headers,
+        headers=HEADERS,
         seeded=seeded_strategies(),
-        resolve=lambda case: seeds.resolve(case, kit.SeedFailed),
+        resolve=seeds.resolve,
         order=order,
-        hostile=kit.HOSTILE,
+        hostile=HOSTILE,
     )
     report = fuzzer.run()
     print("\nAMCI fuzz:", report.table(), sep="\n")
     short = {op: f"{report.ok(op)} < {need}" for op, n in MINIMUM_2XX.items()
-             if report.ok(op) < (need := kit.minimum(n))}
+             if report.ok(op) < (need := minimum(n))}
     assert not report.findings and not short, (
-        f"AMCI fuzz (seed {kit.SEED}, {kit.EXAMPLES} examples per operation):\n"
+        f"AMCI fuzz (seed {SEED}, {EXAMPLES} examples per operation):\n"
         f"{report.table()}\n\nfindings:\n{report.failures()}\n\n"
         f"2xx below the minimum: {short}\n\nAMCI tracebacks: {services.amci.tracebacks()}\n"
         f"test-mode tracebacks: {services.testmode.tracebacks()}"

@@ -9,23 +9,18 @@ undocumented status codes, every hostile input class of issue 7 refused, and a m
 from __future__ import annotations
 
 import itertools
-from decimal import Decimal
 from typing import Any
 
 import requests
 from hypothesis import strategies as st
 
-SEED = "@@seed:"  # placeholders the resolver replaces with real objects just before sending
+from .engine import EXAMPLES, SEED, Fuzzer, SeedFailed, load, minimum
+from .hostile import HOSTILE, JSON_ONLY
+from .realistic import CARDS, amount, card, case, email, idempotency, name, text
+from .realistic import SEED as REF
 
-# Stripe's test cards (docs.stripe.com/testing#cards) that succeed, with their CVC length.
-CARDS = (
-    ("4242424242424242", "123"),
-    ("4000056655665556", "123"),
-    ("5555555555554444", "123"),
-    ("2223003122003222", "123"),
-    ("378282246310005", "1234"),
-    ("6011111111111117", "123"),
-)
+STRIPE_KEY = "sk_test_51FuzzBillingClientKey0000000bcfz"  # the payment systems' Stripe key
+LOGIN = "fuzz-billing-client"
 METHODS = ["VISA", "MasterCard", "American Express", "Discover"]
 
 # 2xx answers at the default scale (FUZZ_EXAMPLES=12; 6 seeded cases per route, ~5 succeed),
@@ -39,42 +34,11 @@ MINIMUM_2XX = {
 }
 
 
-def card() -> st.SearchStrategy[dict[str, Any]]:
-    return st.sampled_from(CARDS).flatmap(lambda nc: st.fixed_dictionaries(
-        {"number": st.just(nc[0]), "exp_month": st.integers(1, 12),
-         "exp_year": st.integers(2027, 2040)},
-        optional={"cvc": st.just(nc[1]), "holder": st.text(min_size=1, max_size=30)},
-    ))
-
-
-def email() -> st.SearchStrategy[str]:
-    plain = st.from_regex(r"[a-z][a-z0-9.]{0,11}@[a-z]{1,12}\.(com|org|io)", fullmatch=True)
-    return st.one_of(plain, plain, plain, st.emails())
-
-
-def text() -> st.SearchStrategy[str]:
-    return st.text(max_size=40)
-
-
-def name() -> st.SearchStrategy[str]:
-    return st.text(min_size=1, max_size=40)
-
-
-def idempotency() -> st.SearchStrategy[dict[str, str]]:
-    return st.one_of(st.just({}), st.uuids().map(lambda u: {"Idempotency-Key": str(u)}))
-
-
-def amount(low: str, high: str) -> st.SearchStrategy[str]:
-    return st.decimals(Decimal(low), Decimal(high), places=2).map(str)
-
-
 class Seeds:
     """Objects the seeded cases point at, made through the billing client's API."""
 
-    def __init__(self, base: str, headers: dict[str, str], stripe_key: str, login: str,
-                 seed_failed: Any) -> None:
+    def __init__(self, base: str, headers: dict[str, str]) -> None:
         self.base, self.headers = base, headers
-        self.stripe_key, self.login, self.seed_failed = stripe_key, login, seed_failed
         self.http = requests.Session()
         self.payment_systems: list[str] = []
         self.customers: list[str] = []
@@ -86,14 +50,14 @@ class Seeds:
         r = self.http.request(method, self.base + path, json=body, headers=self.headers,
                               timeout=30)
         if r.status_code not in (200, 201):
-            raise self.seed_failed(r.status_code, f"seeding {method} {path}: {r.text[:300]}")
+            raise SeedFailed(r.status_code, f"seeding {method} {path}: {r.text[:300]}")
         data: dict[str, Any] = r.json()
         return data
 
     def payment_system(self, protection: str = "token_only") -> str:
         ps = self.call("POST", "/api/payment-systems", {
             "name": f"Stripe fuzz {next(self.serial)}", "processor": "Stripe",
-            "login": self.login, "password": self.stripe_key, "test_mode": True,
+            "login": LOGIN, "password": STRIPE_KEY, "test_mode": True,
         })["id"]
         self.call("PATCH", f"/api/payment-systems/{ps}",
                   {"enabled_methods": METHODS, "data_protection": protection})
@@ -129,9 +93,9 @@ class Seeds:
 
     def resolve(self, case: Any) -> None:
         def one(value: Any, n: int = 0) -> Any:
-            if not (isinstance(value, str) and value.startswith(SEED)):
+            if not (isinstance(value, str) and value.startswith(REF)):
                 return value
-            what, _, index = value[len(SEED):].partition(":")
+            what, _, index = value[len(REF):].partition(":")
             n = int(index or 0)
             pools: dict[str, list[str]] = {"customer": self.customers, "ps": self.payment_systems,
                                            "txn": self.transactions}
@@ -153,12 +117,12 @@ class Seeds:
         # A card of the customer in the path: an existing one, or a fresh one to delete.
         owner = path.get("id")
         card_ref = path.get("card_id")
-        if isinstance(card_ref, str) and card_ref == f"{SEED}fresh_card":
+        if isinstance(card_ref, str) and card_ref == f"{REF}fresh_card":
             path["card_id"] = self.save_card(owner)
         case.path_parameters = path
         body = case.body
         if isinstance(body, dict):
-            if body.get("card_id") == f"{SEED}card_of_customer":
+            if body.get("card_id") == f"{REF}card_of_customer":
                 cards = self.cards.get(owner or "", [])
                 body = {**body, "card_id": cards[0] if cards else "card_unknown"}
             if isinstance(body.get("payment_system"), str):
@@ -169,26 +133,18 @@ class Seeds:
 def seeded_strategies() -> dict[str, Any]:
     """Per operation, realistic cases: real objects, Stripe test cards, amounts in range."""
 
-    def case(op: Any, body: Any = None, path: Any = None, headers: Any = None) -> Any:
-        return st.tuples(body if body is not None else st.none(),
-                         path if path is not None else st.just({}),
-                         headers if headers is not None else st.just({})).map(
-            lambda t: op.Case(path_parameters=t[1], headers=t[2],
-                              **({"body": t[0], "media_type": "application/json"}
-                                 if t[0] is not None else {})))
-
     def pooled(what: str, name: str = "id") -> st.SearchStrategy[dict[str, str]]:
-        return st.integers(0, 9).map(lambda n: {name: f"{SEED}{what}:{n}"})
+        return st.integers(0, 9).map(lambda n: {name: f"{REF}{what}:{n}"})
 
     def fresh(what: str) -> st.SearchStrategy[dict[str, str]]:
-        return st.just({"id": f"{SEED}{what}"})
+        return st.just({"id": f"{REF}{what}"})
 
     def usually_fresh(what: str) -> st.SearchStrategy[dict[str, str]]:
         return st.one_of(fresh(what), fresh(what), fresh(what), pooled("txn"))
 
     payment = st.tuples(
         amount("1.00", "9999.99"),
-        st.one_of(st.just({"card_id": f"{SEED}card_of_customer"}),
+        st.one_of(st.just({"card_id": f"{REF}card_of_customer"}),
                   card().map(lambda c: {"card": c})),
         st.fixed_dictionaries({}, optional={
             "type": st.sampled_from(["sale", "authorization"]), "description": text()}),
@@ -213,7 +169,7 @@ def seeded_strategies() -> dict[str, Any]:
             op, path=st.one_of(fresh("fresh_ps"), fresh("fresh_ps"), pooled("ps"))),
         "PUT /api/currencies/{code}": lambda op: case(
             op, st.fixed_dictionaries(
-                {"payment_system": st.integers(0, 9).map(lambda n: f"{SEED}ps:{n}")},
+                {"payment_system": st.integers(0, 9).map(lambda n: f"{REF}ps:{n}")},
                 optional={"minimum_payment": amount("0.50", "5.00")}),
             st.sampled_from(["GBP", "CHF", "CAD", "gbp"]).map(lambda c: {"code": c})),
         "GET /api/currencies/{code}": lambda op: case(
@@ -230,7 +186,7 @@ def seeded_strategies() -> dict[str, Any]:
             op, st.fixed_dictionaries({"card": card()}), pooled("customer"), idempotency()),
         "GET /api/customers/{id}/cards": lambda op: case(op, path=pooled("customer")),
         "DELETE /api/customers/{id}/cards/{card_id}": lambda op: case(
-            op, path=pooled("customer").map(lambda p: {**p, "card_id": f"{SEED}fresh_card"})),
+            op, path=pooled("customer").map(lambda p: {**p, "card_id": f"{REF}fresh_card"})),
         "POST /api/customers/{id}/payments": lambda op: case(
             op, payment, pooled("customer"), idempotency()),
         "GET /api/customers/{id}/transactions": lambda op: case(op, path=pooled("customer")),
@@ -253,25 +209,25 @@ def order(label: str) -> int:
     return {"DELETE": 2}.get(label.split(" ")[0], 0)
 
 
-def test_fuzz_billing_client(services: Any, kit: Any) -> None:
+def test_fuzz_billing_client(services: Any) -> None:
     headers = {"Authorization": f"Bearer {services.bc_token}"}
-    seeds = Seeds(services.bc.url, headers, kit.BC_STRIPE_KEY, kit.LOGIN, kit.SeedFailed)
+    seeds = Seeds(services.bc.url, headers)
     seeds.prepare()
-    fuzzer = kit.Fuzzer(
-        schema=kit.load(services.bc.url),
+    fuzzer = Fuzzer(
+        schema=load(services.bc.url),
         base_url=services.bc.url,
         headers=headers,
         seeded=seeded_strategies(),
         resolve=seeds.resolve,
         order=order,
-        hostile=(*kit.HOSTILE, kit.JSON_ONLY),
+        hostile=(*HOSTILE, JSON_ONLY),
     )
     report = fuzzer.run()
     print("\nbilling client fuzz:", report.table(), sep="\n")
     short = {op: f"{report.ok(op)} < {need}" for op, n in MINIMUM_2XX.items()
-             if report.ok(op) < (need := kit.minimum(n))}
+             if report.ok(op) < (need := minimum(n))}
     assert not report.findings and not short, (
-        f"billing client fuzz (seed {kit.SEED}, {kit.EXAMPLES} examples per operation):\n"
+        f"billing client fuzz (seed {SEED}, {EXAMPLES} examples per operation):\n"
         f"{report.table()}\n\nfindings:\n{report.failures()}\n\n"
         f"2xx below the minimum: {short}\n\n"
         f"billing client tracebacks: {services.bc.tracebacks()}\n"
