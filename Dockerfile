@@ -12,6 +12,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY amci ./amci
 COPY billing_client ./billing_client
+COPY httpkit ./httpkit
 RUN pip install ".[speed]"
 COPY config ./config
 RUN mkdir -p /app/var && chown amci:amci /app/var

@@ -28,7 +28,7 @@ $(NODE_DEPS): tests/node/package-lock.json tests/node/package.json
 	@touch $@
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check amci billing_client tests bench
+	$(BIN)/ruff check amci billing_client httpkit tests bench
 	$(BIN)/mypy
 
 # The suite's fuzzing test (tests/fuzz), longer: more examples per operation, figures printed.

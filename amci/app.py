@@ -30,6 +30,7 @@ from amci.metrics import Metrics, create_metrics
 from amci.relay import Relay, Upstream
 from amci.settings import Settings
 from amci.store import SqliteStore, Store
+from httpkit.serving import GuardedRunner
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -118,7 +119,9 @@ async def _testmode_ctx(app: web.Application) -> AsyncIterator[None]:
             request_header_timeout_seconds=settings.server.request_header_timeout_seconds,
         )
     )
-    runner = web.AppRunner(tm_app, access_log=None)
+    runner = GuardedRunner(
+        tm_app, header_timeout=settings.server.request_header_timeout_seconds, access_log=None
+    )
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

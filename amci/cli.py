@@ -66,7 +66,8 @@ def _run_testmode(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise SystemExit(f"amci stripe-testmode: {exc}") from None
 
-    from amci import logs, serving
+    from amci import logs
+    from httpkit import serving
 
     logs.configure("INFO")
     return serving.serve(
@@ -106,8 +107,9 @@ def _run_serve(args: argparse.Namespace) -> int:
         raise SystemExit(f"amci serve: {config or 'settings'}: {exc}") from None
     server = settings.server
     # Imported once the settings are known good: a bad setting answers fast.
-    from amci import logs, serving
+    from amci import logs
     from amci.app import create_app
+    from httpkit import serving
 
     logs.configure(settings.log_level)
     return serving.serve(

@@ -14,11 +14,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from billing_client import logs, serving
+from billing_client import logs
 from billing_client.app import create_app
 from billing_client.auth import TokenError, Tokens
 from billing_client.settings import DEFAULT_CONFIG, Settings, SettingsError, load_settings
 from billing_client.storage import Storage, StorageError
+from httpkit import serving
 
 
 def _load(args: argparse.Namespace) -> Settings:

@@ -1,7 +1,7 @@
-"""The log scrubbers: AMCI's (``amci.logs.scrub``) and the billing client's
-(``billing_client.logs.scrub``) are separate copies (the packages never import each other), held
-here to one corpus: both remove every secret in it, leave the harmless text alone, and agree
-character for character. The formatters apply them to messages, fields and tracebacks."""
+"""The log scrubber (``httpkit.scrub``), as each service's logs module exposes it
+(``amci.logs.scrub``, ``billing_client.logs.scrub``), held to one corpus: every secret in it
+removed, the harmless text left alone. The formatters apply it to messages, fields and
+tracebacks."""
 
 from __future__ import annotations
 

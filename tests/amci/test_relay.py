@@ -1,7 +1,7 @@
 """amci.relay over real HTTP: what reaches Stripe (the test-mode server) when AMCI relays through
 ``StripeClient.raw_request_async`` — the SDK still builds every request: the caller's key as a
 Bearer token, Stripe-Version, the derived idempotency key, form encoding, and retries that reuse
-that key (docs.stripe.com/api/idempotent_requests, stripe-facts §10)."""
+that key (docs.stripe.com/api/idempotent_requests)."""
 
 from __future__ import annotations
 

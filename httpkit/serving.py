@@ -1,5 +1,4 @@
 """Running an aiohttp app as a server: a deadline on request headers, a clean exit.
-(AMCI has the same module, amci/serving.py; the two packages never import each other.)
 
 aiohttp has no header-read timeout: the only bound on a connection that never completes its
 headers is the keep-alive timer (3630 s by default in aiohttp 3.14), so clients sending one byte a
@@ -11,8 +10,9 @@ headers arrived is not timed here (handlers bound their own work). It hooks aioh
 ``Server`` internals, stable across aiohttp 3.x; tests/e2e/test_hostile_clients.py fails if they
 change.
 
-``serve`` is what ``billing-client serve`` runs: bind (a port in use is one clear
-line and exit status 1, never a traceback), wait for SIGTERM or SIGINT, stop gracefully.
+``serve`` is what ``amci serve``, ``amci stripe-testmode`` and ``billing-client serve`` run:
+bind (a port in use is one clear line and exit status 1, never a traceback), wait for SIGTERM or
+SIGINT, stop gracefully.
 """
 
 from __future__ import annotations
