@@ -21,12 +21,13 @@ STRIPE_KEY = "sk_test_51FuzzAmciSubscriptionKey00000fuzz"  # any sk_test_: the d
 LOGIN = "fuzz-billing-system"
 HEADERS = {"Authorization": "Basic " + base64.b64encode(f"{LOGIN}:{STRIPE_KEY}".encode()).decode()}
 
-# 2xx answers at the default scale (FUZZ_EXAMPLES=12; 6 seeded cases per route, ~5 succeed),
-# grown in proportion by `make fuzz`. Observed figures: the README's Fuzzing section.
+# 2xx answers at the default scale (FUZZ_EXAMPLES=12: 6 seeded cases per route; 4 to 6 succeeded
+# with FUZZ_SEED 20261130, 1, 2 and 3), grown with the scale by `make fuzz` (engine.minimum).
+# Observed figures: the README's Fuzzing section.
 MINIMUM_2XX = {
-    "POST /v1/stripe/cards": 5,
+    "POST /v1/stripe/cards": 4,
     "DELETE /v1/stripe/cards/{token}": 4,
-    "POST /v1/stripe/payments": 5,
+    "POST /v1/stripe/payments": 4,
     "POST /v1/stripe/payments/{id}/capture": 4,
     "POST /v1/stripe/payments/{id}/refunds": 4,
 }

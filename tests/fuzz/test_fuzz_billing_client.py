@@ -23,12 +23,13 @@ STRIPE_KEY = "sk_test_51FuzzBillingClientKey0000000bcfz"  # the payment systems'
 LOGIN = "fuzz-billing-client"
 METHODS = ["VISA", "MasterCard", "American Express", "Discover"]
 
-# 2xx answers at the default scale (FUZZ_EXAMPLES=12; 6 seeded cases per route, ~5 succeed),
-# grown in proportion by `make fuzz`. Observed figures: the README's Fuzzing section.
+# 2xx answers at the default scale (FUZZ_EXAMPLES=12: 6 seeded cases per route; 4 to 6 succeeded
+# with FUZZ_SEED 20261130, 1, 2 and 3), grown with the scale by `make fuzz` (engine.minimum).
+# Observed figures: the README's Fuzzing section.
 MINIMUM_2XX = {
-    "POST /api/customers/{id}/cards": 5,
-    "DELETE /api/customers/{id}/cards/{card_id}": 5,
-    "POST /api/customers/{id}/payments": 5,
+    "POST /api/customers/{id}/cards": 4,
+    "DELETE /api/customers/{id}/cards/{card_id}": 4,
+    "POST /api/customers/{id}/payments": 4,
     "POST /api/transactions/{id}/capture": 4,
     "POST /api/transactions/{id}/refunds": 4,
 }
