@@ -126,7 +126,7 @@ async def _testmode_ctx(app: web.Application) -> AsyncIterator[None]:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     host, port = runner.addresses[0][:2]
-    app[keys.TEST_API_BASE] = f"http://{host}:{port}"
+    app[keys.TEST_API_BASE] = app[keys.EMBEDDED_TESTMODE] = f"http://{host}:{port}"
     log(app[keys.LOGGER], "embedded_testmode_started", api_base=app[keys.TEST_API_BASE])
     yield
     await runner.cleanup()

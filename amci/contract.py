@@ -36,6 +36,12 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from amci.errors import InvalidRequest, parameter_missing
+from amci.outcomes import (
+    AUTHENTICATION_FAILED,
+    CARD_MESSAGES,
+    EXPIRED_MESSAGE,
+    PAYMENT_MESSAGES,
+)
 
 MAX_BODY = 64 * 1024
 MAX_DEPTH = 32  # AMCI's bodies nest three levels deep; anything past 32 is not a request
@@ -123,6 +129,18 @@ Metadata = Annotated[
     ),
 ]
 ObjectId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+# Where Stripe sends the customer back after authentication: an absolute URL (Stripe also takes
+# app schemes such as myapp://, docs.stripe.com/api/payment_intents/confirm, return_url).
+ReturnUrl = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9+.-]*://[!-~]+$", max_length=2048),
+    Field(
+        description="Absolute URL (printable ASCII, ≤ 2048 characters) the customer's browser "
+        "returns to after 3D Secure; Stripe appends payment_intent (or setup_intent) and "
+        "redirect_status to its query.",
+        examples=["https://billing.example/return/payments/42"],
+    ),
+]
 
 
 Text8 = Annotated[str, StringConstraints(max_length=8)]
@@ -163,6 +181,10 @@ class SaveCardRequest(Strict):
         description="customer.email is required (email_required otherwise)."
     )] = None
     enabled_brands: EnabledBrands | None = None
+    return_url: Annotated[ReturnUrl | None, Field(
+        description="Where the customer returns after authenticating the card. Without it a "
+        "card that needs authentication is refused (authentication_required) and not saved."
+    )] = None
 
 
 class PaymentRequest(Strict):
@@ -182,6 +204,24 @@ class PaymentRequest(Strict):
         description="The billing system's payment id."
     )] = None
     metadata: Metadata | None = None
+    return_url: Annotated[ReturnUrl | None, Field(
+        description="Where the customer returns after 3D Secure. With it, a payment that needs "
+        "authentication answers status requires_action and next_action; without it, the "
+        "refusal authentication_required with the payment id."
+    )] = None
+    off_session: Annotated[StrictBool, Field(
+        description="true only for a merchant-initiated charge of a saved token (the customer "
+        "is not present); false (the default): the customer is paying now."
+    )] = False
+    save_card: Annotated[StrictBool, Field(
+        description="With card data and customer.email: save the card during this payment for "
+        "later off-session charges (Stripe's setup_future_usage=off_session); the answer's "
+        "token is the saved card."
+    )] = False
+
+
+class AuthenticateRequest(Strict):
+    return_url: ReturnUrl
 
 
 class CaptureRequest(Strict):
@@ -201,15 +241,56 @@ class RefundRequest(Strict):
 # --- responses -----------------------------------------------------------------------------------
 
 
+def _messages(table: Mapping[str, str]) -> str:
+    """A ``message`` field's description: the end-user message of each status."""
+    return "The end-user message for this outcome, by status: " + "; ".join(
+        f"{status}: \"{text}\"" for status, text in table.items()
+    ) + "."
+
+
+class NextAction(Strict):
+    type: Literal["redirect"] = "redirect"
+    url: Annotated[str, Field(description="Send the customer's browser here to authenticate.")]
+
+
+class LastError(Strict):
+    """Why the latest attempt failed (Stripe's last_payment_error / last_setup_error)."""
+
+    code: str | None
+    decline_code: str | None = None
+    advice_code: str | None = None
+    retryable: bool
+    message: Annotated[str, Field(description="Safe to show to an end user as is.")]
+
+
+CardStatus = Literal[
+    # A SetupIntent's statuses (docs.stripe.com/api/setup_intents/object#setup_intent_object-status)
+    "requires_payment_method", "requires_confirmation", "requires_action", "processing",
+    "canceled", "succeeded",
+]
+
+
 class CardToken(Strict):
     object: Literal["card_token"] = "card_token"
     token: Annotated[str, Field(description="pm_…")]
-    customer: Annotated[str, Field(description="cus_…")]
+    customer: Annotated[str | None, Field(description="cus_…")]
     brand: str
     last4: str
     exp_month: int
     exp_year: int
     livemode: bool
+    status: Annotated[CardStatus, Field(
+        description="succeeded: saved. requires_action: send the customer to next_action.url, "
+        "then GET the card. requires_payment_method: authentication failed; the card is not "
+        "saved."
+    )] = "succeeded"
+    off_session_ready: Annotated[bool, Field(
+        description="Set up for merchant-initiated (off_session) charges: a SetupIntent with "
+        "usage off_session, or a save_card payment, succeeded with it."
+    )] = False
+    next_action: NextAction | None = None
+    last_error: LastError | None = None
+    message: Annotated[str, Field(description=_messages(CARD_MESSAGES))] = ""
 
 
 class DeletedCardToken(Strict):
@@ -254,6 +335,26 @@ class Payment(Strict):
     metadata: dict[str, str]
     livemode: bool
     created: int | None
+    next_action: Annotated[NextAction | None, Field(
+        description="With status requires_action and a return_url: where to send the customer."
+    )] = None
+    capture_before: Annotated[int | None, Field(
+        description="An authorization (capture false): Unix time after which Stripe cancels it "
+        "and releases the funds if it is not captured, usually 7 days after authorization."
+    )] = None
+    token: Annotated[str | None, Field(
+        description="The saved card token: the request's token, or the card saved with "
+        "save_card."
+    )] = None
+    last_error: LastError | None = None
+    cancellation_reason: Annotated[str | None, Field(
+        description="Stripe's reason for a canceled payment: automatic when an authorization "
+        "expired at capture_before."
+    )] = None
+    message: Annotated[str, Field(description=_messages(PAYMENT_MESSAGES) + (
+        f" Authentication failed: \"{AUTHENTICATION_FAILED}\" Declined: Stripe's decline "
+        f"message. Expired authorization: \"{EXPIRED_MESSAGE}\""
+    ))] = ""
 
 
 class Refund(Strict):
@@ -272,6 +373,14 @@ class ErrorBody(Strict):
     type: Literal["invalid_request_error", "card_error", "idempotency_error", "api_error"]
     code: str | None = None
     decline_code: str | None = None
+    advice_code: Annotated[str | None, Field(
+        description="Stripe's advice on retrying an issuer decline (try_again_later, "
+        "do_not_try_again, confirm_card_data)."
+    )] = None
+    retryable: Annotated[bool | None, Field(
+        description="Whether the billing system may retry the same card without the customer "
+        "(a soft decline); false: stop auto-payments until the customer acts."
+    )] = None
     param: Annotated[str | None, Field(description="The field, dotted: card.number.")] = None
     message: Annotated[str, Field(description="Safe to show to an end user as is.")]
     payment: Annotated[str | None, Field(description="The payment id, when one exists.")] = None

@@ -12,6 +12,7 @@
     │   └── PolicyRefusal      400 (a Stripe limit applied before the network; counted by reason)
     ├── CardInvalid            402 card_error                 incorrect_number, invalid_expiry_*,
     │                                                          expired_card, invalid_cvc
+    ├── AuthenticationRequired 402 card_error                 authentication_required (+ payment)
     ├── NotFound               404 invalid_request_error      resource_missing
     ├── IdempotencyError       400 idempotency_error          idempotency_key_reused
     │                          409 invalid_request_error      idempotency_key_in_use
@@ -44,6 +45,8 @@ class AmciError(Exception):
         param: str | None = None,
         decline_code: str | None = None,
         payment: str | None = None,
+        advice_code: str | None = None,
+        retryable: bool | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -53,11 +56,19 @@ class AmciError(Exception):
         self.param = param
         self.decline_code = decline_code
         self.payment = payment
+        self.advice_code = advice_code
+        # Whether the billing system may retry on its own (``amci.declines``); None where the
+        # question doesn't arise (a malformed request is never retried as is).
+        self.retryable = retryable
 
     def envelope(self) -> dict[str, Any]:
         body: dict[str, Any] = {"type": self.type, "code": self.code}
         if self.decline_code is not None:
             body["decline_code"] = self.decline_code
+        if self.advice_code is not None:
+            body["advice_code"] = self.advice_code
+        if self.retryable is not None:
+            body["retryable"] = self.retryable
         if self.param is not None:
             body["param"] = self.param
         body["message"] = self.message
@@ -91,8 +102,10 @@ class PolicyRefusal(InvalidRequest):
 
 
 class CardInvalid(AmciError):
+    """Card data AMCI refuses before any Stripe call: the customer must correct it."""
+
     def __init__(self, code: str, message: str, *, param: str) -> None:
-        super().__init__(402, "card_error", code, message, param=param)
+        super().__init__(402, "card_error", code, message, param=param, retryable=False)
 
 
 class NotFound(AmciError):
@@ -134,6 +147,7 @@ class RateLimited(AmciError):
             "rate_limit",
             "Too many requests for this API key: AMCI keeps each key under Stripe's rate limit. "
             "Retry shortly.",
+            retryable=True,
         )
 
 
@@ -154,7 +168,27 @@ class UpstreamUnavailable(AmciError):
             "api_error",
             "upstream_unavailable",
             message or "Stripe could not be reached. Retry with the same Idempotency-Key.",
+            retryable=True,
         )
+
+
+AUTHENTICATION_MESSAGE = "Additional authentication is required to complete this payment."
+
+
+class AuthenticationRequired(AmciError):
+    """The payment (or card) needs the customer to authenticate (3D Secure) and the request
+    gave no ``return_url`` to send them back to. Stripe's own off-session refusal uses the same
+    code (docs.stripe.com/declines/codes, ``authentication_required``). The payment exists: the
+    billing system sends the customer a link from ``POST /v1/stripe/payments/{id}/authenticate``.
+    Cached for idempotent retries: the Stripe object was created."""
+
+    def __init__(self, *, payment: str | None, message: str = AUTHENTICATION_MESSAGE) -> None:
+        super().__init__(402, "card_error", "authentication_required", message,
+                         payment=payment, retryable=False)
+
+    @property
+    def cacheable(self) -> bool:
+        return True
 
 
 def parameter_missing(param: str) -> InvalidRequest:
@@ -170,6 +204,7 @@ def void_not_supported() -> InvalidRequest:
     # authorized transactions expire in 7 days."
     return InvalidRequest(
         "void_not_supported",
-        "Void is not available with Stripe: an authorization cannot be voided; an uncaptured "
-        "authorization expires after 7 days.",
+        "Void is not available with Stripe: an authorization cannot be voided. An uncaptured "
+        "authorization expires, usually after 7 days, at the payment's capture_before time; "
+        "Stripe then releases the funds and the payment becomes canceled.",
     )

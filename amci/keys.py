@@ -26,6 +26,8 @@ SESSION = web.AppKey("session", aiohttp.ClientSession)
 STORE: web.AppKey[Store] = web.AppKey("store")
 RELAY = web.AppKey("relay", Relay)
 TEST_API_BASE = web.AppKey("test_api_base", str)  # resolved: embedded server or configured URL
+# The embedded test-mode server's loopback address (unset when test_api_base is configured).
+EMBEDDED_TESTMODE = web.AppKey("embedded_testmode", str)
 
 REQUEST_ID = web.RequestKey("request_id", str)
 PRINCIPAL = web.RequestKey("principal", Principal)

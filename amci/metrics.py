@@ -64,8 +64,9 @@ def create_metrics() -> Metrics:
         payments=Counter(
             "amci_payments_total",
             "Card and payment operations, by operation (save_card, delete_card, sale, "
-            "authorization, capture, refund, void), outcome (succeeded, declined, refused, "
-            "failed), mode (test, live) and currency.",
+            "authorization, authenticate, capture, refund, void), outcome (succeeded, "
+            "requires_action, processing, declined, refused, failed), mode (test, live) and "
+            "currency.",
             ["operation", "outcome", "mode", "currency"],
             registry=r,
         ),

@@ -66,36 +66,64 @@ def _merge(*tables: dict[int, str]) -> dict[int, str]:
 
 
 ROUTES: tuple[Route, ...] = (
-    Route("POST", "/v1/stripe/cards", "Save a card (token)", 201, contract.CardToken,
-          contract.SaveCardRequest, idempotent=True, errors=_merge(_AUTH, _BODY, _UPSTREAM, {
+    Route("POST", "/v1/stripe/cards", "Save a card (token) for off-session charges: a "
+          "SetupIntent (usage off_session); status requires_action with next_action when the "
+          "card needs 3D Secure", 201, contract.CardToken, contract.SaveCardRequest,
+          idempotent=True, errors=_merge(_AUTH, _BODY, _UPSTREAM, {
               400: "email_required, email_invalid, card_brand_not_enabled",
               402: "card_error: incorrect_number, invalid_expiry_month, invalid_expiry_year, "
-              "expired_card, invalid_cvc, or Stripe's decline (code and decline_code)",
+              "expired_card, invalid_cvc, or Stripe's decline (code, decline_code, retryable); "
+              "authentication_required (message \"Additional authentication is required to "
+              "save this card.\"): the card needs 3D Secure and no return_url was sent; it is "
+              "not saved",
               404: "resource_missing (relayed from Stripe)",
+          })),
+    Route("GET", "/v1/stripe/cards/{token}", "The card as Stripe sees it now (after 3D "
+          "Secure: saved or not, ready for off-session charges)", 200, contract.CardToken,
+          errors=_merge(_AUTH, _UPSTREAM, {
+              400: "Stripe's refusal",
+              404: "resource_missing",
           })),
     Route("DELETE", "/v1/stripe/cards/{token}", "Delete a saved card (detach)", 200,
           contract.DeletedCardToken, errors=_merge(_AUTH, _UPSTREAM, {
               400: "Stripe's refusal (e.g. the card is not attached)",
               404: "resource_missing",
           })),
-    Route("POST", "/v1/stripe/payments", "Sale or authorization", 201, contract.Payment,
-          contract.PaymentRequest, idempotent=True, errors=_merge(_AUTH, _BODY, _UPSTREAM, {
+    Route("POST", "/v1/stripe/payments", "Sale or authorization; status requires_action with "
+          "next_action when 3D Secure is needed and a return_url was sent", 201,
+          contract.Payment, contract.PaymentRequest, idempotent=True,
+          errors=_merge(_AUTH, _BODY, _UPSTREAM, {
               400: "invalid_currency, amount_precision, amount_too_small (message \"Your "
               "payment must be no less than 0.5 USD\"), amount_too_large, "
-              "card_brand_not_enabled, email_invalid",
-              402: "card_error: invalid card data, or Stripe's decline with decline_code and "
-              "payment",
+              "card_brand_not_enabled, email_invalid, email_required (save_card), "
+              "parameter_invalid (off_session without a token or with a return_url; save_card "
+              "with a token)",
+              402: "card_error: invalid card data, or Stripe's decline with code, decline_code, "
+              "retryable and payment; authentication_required with payment (message "
+              "\"Additional authentication is required to complete this payment.\"): the "
+              "payment needs 3D Secure and no return_url was sent, or Stripe refused an "
+              "off_session charge for authentication: get a link from /authenticate",
               404: "resource_missing: unknown token",
           })),
-    Route("GET", "/v1/stripe/payments/{id}", "The payment, fresh from Stripe", 200,
-          contract.Payment, errors=_merge(_AUTH, _UPSTREAM, {
+    Route("GET", "/v1/stripe/payments/{id}", "The payment, fresh from Stripe (after 3D Secure: "
+          "its final status)", 200, contract.Payment, errors=_merge(_AUTH, _UPSTREAM, {
               400: "Stripe's refusal",
               404: "resource_missing",
           })),
-    Route("POST", "/v1/stripe/payments/{id}/capture", "Capture an authorization (full or "
-          "partial)", 200, contract.Payment, contract.CaptureRequest, idempotent=True,
+    Route("POST", "/v1/stripe/payments/{id}/authenticate", "A fresh 3D Secure redirect for a "
+          "payment waiting on its customer (authentication_required, requires_action)", 200,
+          contract.Payment, contract.AuthenticateRequest, idempotent=True,
           errors=_merge(_AUTH, _BODY, _UPSTREAM, {
-              400: "amount errors, Stripe's refusal (e.g. payment_intent_unexpected_state)",
+              400: "payment_intent_unexpected_state: the payment needs no authentication (it "
+              "succeeded, was captured or canceled)",
+              402: "card_error relayed from Stripe",
+              404: "resource_missing",
+          })),
+    Route("POST", "/v1/stripe/payments/{id}/capture", "Capture an authorization (full or "
+          "partial) before its capture_before", 200, contract.Payment, contract.CaptureRequest,
+          idempotent=True, errors=_merge(_AUTH, _BODY, _UPSTREAM, {
+              400: "amount errors, Stripe's refusal (e.g. payment_intent_unexpected_state: the "
+              "authorization expired at capture_before and the payment is canceled)",
               402: "card_error relayed from Stripe",
               404: "resource_missing",
           })),
@@ -107,9 +135,21 @@ ROUTES: tuple[Route, ...] = (
               404: "resource_missing",
           })),
     Route("POST", "/v1/stripe/payments/{id}/void", "Void — always refused: Stripe "
-          "authorizations cannot be voided; they expire after 7 days", None, None,
+          "authorizations cannot be voided; they expire, usually after 7 days, at the "
+          "payment's capture_before", None, None,
           errors=_merge(_AUTH, {400: "void_not_supported", 404: "resource_missing: the id is "
                                 "malformed"})),
+    Route("GET", "/_testmode/authenticate/{tail}", "The embedded test mode's 3D Secure page "
+          "(test mode only, proxied; the nonce in the path authorises)", 200, None,
+          authenticated=False, ok_description="HTML page with Complete / Fail authentication "
+          "forms.", ok_content="text/html",
+          errors={404: "resource_missing: no such page (used, retired, or no embedded test "
+                  "mode)", 503: "upstream_unavailable"}),
+    Route("POST", "/_testmode/authenticate/{tail}", "Submit the 3D Secure test page "
+          "(form field result=complete|fail)", 303, None, authenticated=False,
+          ok_description="Redirect to the return_url with payment_intent (or setup_intent) and "
+          "redirect_status.", ok_content="text/html",
+          errors={404: "resource_missing: no such page", 503: "upstream_unavailable"}),
     Route("GET", "/healthz", "Process up", 200, contract.Health, authenticated=False,
           ok_description="Up."),
     Route("GET", "/readyz", "Ready: the test-mode upstream is reachable and the store answers",
@@ -122,8 +162,10 @@ ROUTES: tuple[Route, ...] = (
 )
 
 _PATH_PARAMS = {
-    "id": "The payment id (Stripe PaymentIntent id, `pi_…`).",
-    "token": "The card token (Stripe PaymentMethod id, `pm_…`).",
+    "id": ("The payment id (Stripe PaymentIntent id, `pi_…`).", contract.ID_PATTERN),
+    "token": ("The card token (Stripe PaymentMethod id, `pm_…`).", contract.ID_PATTERN),
+    "tail": ("The page's account, intent and nonce, as next_action.url gives them.",
+             "^[A-Za-z0-9_/.~-]{1,400}$"),
 }
 
 _IDEMPOTENCY_HEADER = {
@@ -169,8 +211,8 @@ def document() -> dict[str, Any]:
     for route in ROUTES:
         params: list[dict[str, Any]] = [
             {"name": name, "in": "path", "required": True, "description": text,
-             "schema": {"type": "string", "pattern": contract.ID_PATTERN}}
-            for name, text in _PATH_PARAMS.items() if f"{{{name}}}" in route.path
+             "schema": {"type": "string", "pattern": pattern}}
+            for name, (text, pattern) in _PATH_PARAMS.items() if f"{{{name}}}" in route.path
         ]
         if route.idempotent:
             params.append(_IDEMPOTENCY_HEADER)

@@ -243,3 +243,42 @@ def require_email(customer: CustomerIn | None, *, param: str = "customer.email")
         # Stripe answers email_invalid for a malformed address (param email).
         raise PolicyRefusal("email_invalid", "Invalid email address.", param=param)
     return email.strip()
+
+
+# --- who is paying -----------------------------------------------------------------------------
+
+
+def check_off_session(off_session: bool, token: str | None, return_url: str | None) -> None:
+    """``off_session`` marks a merchant-initiated charge of a saved card: the customer is not
+    there to authenticate (docs.stripe.com/payments/save-and-reuse), so card data can't be
+    sent with it and there is no browser to return to."""
+    if not off_session:
+        return
+    if token is None:
+        raise InvalidRequest(
+            "parameter_invalid", "off_session is only for charges of a saved token.",
+            param="off_session",
+        )
+    if return_url is not None:
+        raise InvalidRequest(
+            "parameter_invalid",
+            "return_url is for a customer who is present; for an off_session charge that needs "
+            "authentication, get a link from POST /v1/stripe/payments/{id}/authenticate.",
+            param="return_url",
+        )
+
+
+def check_save_card(
+    save_card: bool, card: CardIn | None, customer: CustomerIn | None
+) -> str | None:
+    """``save_card`` saves the card data of this payment (Stripe's ``setup_future_usage``, which
+    needs a customer); as with ``POST /v1/stripe/cards`` the customer's email is required.
+    Returns that email."""
+    if not save_card:
+        return None
+    if card is None:
+        raise InvalidRequest(
+            "parameter_invalid", "save_card needs card data: a token is already saved.",
+            param="save_card",
+        )
+    return require_email(customer)

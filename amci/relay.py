@@ -34,6 +34,7 @@ from urllib.parse import quote_plus
 import aiohttp
 import stripe
 
+from amci import declines
 from amci.auth import ApiKey, Mode
 from amci.errors import AmciError, UpstreamError, UpstreamUnavailable
 from amci.limiter import Limiter
@@ -159,6 +160,31 @@ class Relay:
         return await self._call("POST /v1/payment_intents", mode, key, "post",
                                 "/v1/payment_intents", params, idem)
 
+    async def confirm_payment(
+        self, mode: Mode, key: ApiKey, idem: str, payment_id: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        return await self._call(
+            "POST /v1/payment_intents/{id}/confirm", mode, key, "post",
+            f"/v1/payment_intents/{_quote(payment_id)}/confirm", params, idem,
+        )
+
+    async def list_payments(self, mode: Mode, key: ApiKey, *, customer: str) -> dict[str, Any]:
+        return await self._call("GET /v1/payment_intents", mode, key, "get",
+                                "/v1/payment_intents", {"customer": customer, "limit": 100},
+                                None)
+
+    async def create_setup(
+        self, mode: Mode, key: ApiKey, idem: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        return await self._call("POST /v1/setup_intents", mode, key, "post",
+                                "/v1/setup_intents", params, idem)
+
+    async def list_setups(
+        self, mode: Mode, key: ApiKey, *, payment_method: str
+    ) -> dict[str, Any]:
+        return await self._call("GET /v1/setup_intents", mode, key, "get", "/v1/setup_intents",
+                                {"payment_method": payment_method, "limit": 100}, None)
+
     async def retrieve_payment(self, mode: Mode, key: ApiKey, payment_id: str) -> dict[str, Any]:
         return await self._call(
             "GET /v1/payment_intents/{id}", mode, key, "get",
@@ -269,15 +295,19 @@ class Relay:
         pi = err.get("payment_intent")
         payment = pi.get("id") if isinstance(pi, dict) else None
         param = err.get("param")
-        code = err.get("code") or exc.code or _default_code(status)
+        code = str(err.get("code") or exc.code or _default_code(status))
+        decline = err.get("decline_code") if isinstance(err.get("decline_code"), str) else None
+        advice = err.get("advice_code") if isinstance(err.get("advice_code"), str) else None
         return UpstreamError(
             status,
             str(err.get("type") or ("card_error" if status == 402 else "invalid_request_error")),
-            str(code),
+            code,
             str(err.get("message") or exc.user_message or "Stripe refused the request."),
             param=_PARAM_NAMES.get(param, param) if isinstance(param, str) else None,
-            decline_code=decline if isinstance(decline := err.get("decline_code"), str) else None,
+            decline_code=decline,
             payment=payment if isinstance(payment, str) else None,
+            advice_code=advice,
+            retryable=declines.retryable(code, decline, advice),
         )
 
     async def close(self) -> None:

@@ -99,8 +99,9 @@ class EmbeddedTestmodeSettings(_Section):
     db_path: StrictStr | None = "var/stripe-testmode.sqlite3"
     settlement_currency: StrictStr = "usd"
     rate_limit_per_second: Positive | None = 25.0
-    # The base URL browsers use to reach the embedded test mode (its 3D Secure pages); None:
-    # the address it listens on.
+    # The base URL browsers reach AMCI at, for the embedded test mode's 3D Secure pages: AMCI
+    # proxies /_testmode/authenticate/ to the embedded server (an ephemeral loopback port).
+    # None: the address each request reached AMCI at.
     public_url: StrictStr | None = None
 
 

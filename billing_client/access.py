@@ -9,6 +9,8 @@ family        rule
               ``Content-Type: application/json`` (415 otherwise); a bodiless POST (void,
               retry) is fine.
 service       ``/healthz``, ``/metrics``, ``/openapi.json``: open (probes, scrapers, docs).
+``/return``   ``GET`` only, open: the customer's browser back from 3D Secure. The page shows
+              the outcome's end-user message and nothing else (``api/returns.py``).
 ============  ==========================================================================
 
 Why the content type too: a web page the operator visits can make the browser POST a JSON
@@ -32,6 +34,7 @@ from billing_client.errors import Unauthenticated, UnsupportedMediaType
 
 API_PREFIX = "/api"
 OPEN_ROUTES = frozenset({"/healthz", "/metrics", "/openapi.json"})
+RETURN_PREFIX = "/return/"
 _STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -43,7 +46,7 @@ def check_routes(app: web.Application) -> None:
     """Every route is in a family with a rule; raise on one that isn't."""
     for resource in app.router.resources():
         path = resource.canonical
-        if path not in OPEN_ROUTES and not _in_api(path):
+        if path not in OPEN_ROUTES and not _in_api(path) and not path.startswith(RETURN_PREFIX):
             raise RuntimeError(f"route {path} belongs to no access family (see access.py)")
 
 

@@ -46,6 +46,9 @@ class AmciError(Exception):
         self.message = str(error.get("message") or "The payment system refused the request.")
         self.decline_code = error.get("decline_code")
         self.payment = error.get("payment")
+        # AMCI's word on whether the same card may be retried without the customer.
+        retryable = error.get("retryable")
+        self.retryable = retryable if isinstance(retryable, bool) else None
         super().__init__(f"AMCI {status} {self.type}/{self.code}")
 
 
@@ -97,6 +100,32 @@ class AmciClient:
     ) -> dict[str, Any]:
         return await self._call(
             "POST", "/v1/stripe/payments", "/v1/stripe/payments", creds, body, idempotency_key
+        )
+
+    async def get_card(self, creds: Credentials, token: str) -> dict[str, Any]:
+        return await self._call(
+            "GET", f"/v1/stripe/cards/{quote(token, safe='')}", "/v1/stripe/cards/{token}", creds
+        )
+
+    async def get_payment(self, creds: Credentials, payment_id: str) -> dict[str, Any]:
+        return await self._call(
+            "GET",
+            f"/v1/stripe/payments/{quote(payment_id, safe='')}",
+            "/v1/stripe/payments/{id}",
+            creds,
+        )
+
+    async def authenticate(
+        self, creds: Credentials, payment_id: str, return_url: str, idempotency_key: str
+    ) -> dict[str, Any]:
+        """A fresh 3D Secure link for a payment waiting on its customer."""
+        return await self._call(
+            "POST",
+            f"/v1/stripe/payments/{quote(payment_id, safe='')}/authenticate",
+            "/v1/stripe/payments/{id}/authenticate",
+            creds,
+            {"return_url": return_url},
+            idempotency_key,
         )
 
     async def capture(

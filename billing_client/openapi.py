@@ -204,6 +204,20 @@ ROUTES: tuple[Route, ...] = (
         request=c.Retry,
         body_optional=True,
     ),
+    _r(
+        "GET",
+        "/return/payments/{id}",
+        "The customer's browser back from 3D Secure: the payment refreshed from AMCI, its "
+        "end-user message shown (HTML; no token, nothing else revealed)",
+        {200: None, 404: None},
+    ),
+    _r(
+        "GET",
+        "/return/cards/{id}",
+        "The customer's browser back from authenticating a card: the card refreshed from AMCI, "
+        "its end-user message shown (HTML)",
+        {200: None, 404: None},
+    ),
 )
 
 _INFO = {
@@ -286,7 +300,11 @@ def _operation(route: Route) -> dict[str, Any]:
 def _response(status: int, model: type[BaseModel] | None, route: Route) -> dict[str, Any]:
     description = _DESCRIPTIONS.get(status, "OK")
     if model is None:
-        media = "text/plain" if route.path == "/metrics" else "application/json"
+        media = (
+            "text/plain" if route.path == "/metrics"
+            else "text/html" if route.path.startswith("/return/")
+            else "application/json"
+        )
         return {"description": description, "content": {media: {"schema": {}}}}
     return {
         "description": description,

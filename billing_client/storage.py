@@ -140,6 +140,22 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX IF NOT EXISTS transactions_due
         ON transactions(COALESCE(next_attempt_at, created), created) WHERE status = 'pending';
     """,
+    # 3D Secure and off-session charges: where the customer authenticates (action_url) and
+    # comes back to (return_url), whether the charge was merchant-initiated or saves its card,
+    # the authorization's deadline, and AMCI's retryable flag on a refusal. Cards: whether the
+    # save finished (status: active, requires_action, failed) and is ready for off-session use.
+    """
+    ALTER TABLE transactions ADD COLUMN action_url TEXT;
+    ALTER TABLE transactions ADD COLUMN return_url TEXT;
+    ALTER TABLE transactions ADD COLUMN retryable INTEGER;
+    ALTER TABLE transactions ADD COLUMN off_session INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE transactions ADD COLUMN save_card INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE transactions ADD COLUMN capture_before INTEGER;
+    ALTER TABLE cards ADD COLUMN status TEXT NOT NULL DEFAULT 'active';
+    ALTER TABLE cards ADD COLUMN action_url TEXT;
+    ALTER TABLE cards ADD COLUMN off_session_ready INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE cards ADD COLUMN message TEXT;
+    """,
 )
 
 _TABLES = {"payment_systems", "currencies", "customers", "cards", "transactions"}

@@ -9,6 +9,7 @@ from billing_client.api.wire import (
     json_response,
     read_body,
     result_response,
+    return_base,
     usecases,
 )
 from billing_client.contract import CardSave
@@ -18,7 +19,9 @@ from billing_client.usecases import cards
 async def add(request: web.Request) -> web.Response:
     key = idempotency_key(request)
     body = await read_body(request, CardSave)
-    return result_response(await cards.add(usecases(request), request.match_info["id"], body, key))
+    return result_response(await cards.add(
+        usecases(request), request.match_info["id"], body, key, return_base(request)
+    ))
 
 
 async def list_all(request: web.Request) -> web.Response:

@@ -6,7 +6,15 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from billing_client.api import cards, currencies, customers, payment_systems, system, transactions
+from billing_client.api import (
+    cards,
+    currencies,
+    customers,
+    payment_systems,
+    returns,
+    system,
+    transactions,
+)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -36,4 +44,6 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("POST", "/api/transactions/{id}/refunds", transactions.refund),
     ("POST", "/api/transactions/{id}/void", transactions.void),
     ("POST", "/api/transactions/{id}/retry", transactions.retry),
+    ("GET", "/return/payments/{id}", returns.payment),
+    ("GET", "/return/cards/{id}", returns.card),
 )

@@ -11,6 +11,7 @@ from billing_client.api.wire import (
     json_response,
     read_body,
     result_response,
+    return_base,
     usecases,
 )
 from billing_client.contract import Capture, PaymentCreate, RefundCreate, Retry, Void
@@ -21,7 +22,9 @@ async def pay(request: web.Request) -> web.Response:
     key = idempotency_key(request)
     body = await read_body(request, PaymentCreate)
     return result_response(
-        await payments.pay(usecases(request), request.match_info["id"], body, key)
+        await payments.pay(
+            usecases(request), request.match_info["id"], body, key, return_base(request)
+        )
     )
 
 

@@ -35,6 +35,12 @@ def usecases(request: web.Request) -> Context:
     return request.app[keys.USECASES]
 
 
+def return_base(request: web.Request) -> str:
+    """Where the customer's browser reaches this billing client: the address this request came
+    to (behind a reverse proxy, forward the Host header)."""
+    return f"{request.scheme}://{request.host}"
+
+
 def json_response(
     body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:

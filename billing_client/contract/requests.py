@@ -140,6 +140,17 @@ class PaymentCreate(Request):
     card_id: Annotated[str, Field(max_length=64)] | None = None
     card: CardInput | None = None
     description: Description | None = None
+    off_session: bool = Field(
+        False,
+        description="true: a merchant-initiated charge of a saved (token) card, the customer "
+        "not present (auto-payment); false: the customer pays now (self-care) and comes back "
+        "through the return page after 3D Secure",
+    )
+    save_card: bool = Field(
+        False,
+        description="with a one-off card on a token_only payment system: save the card during "
+        "this payment for later off-session charges (the customer authenticates once)",
+    )
 
     @_model_validator(mode="after")
     def _one_card(self) -> PaymentCreate:
@@ -148,6 +159,16 @@ class PaymentCreate(Request):
                 "parameter_invalid",
                 "Give exactly one of card_id (a saved card) or card (a one-off card).",
                 "card_id",
+            )
+        if self.off_session and self.card_id is None:
+            raise refuse(
+                "parameter_invalid",
+                "off_session is for charging a saved card (card_id) without the customer.",
+                "off_session",
+            )
+        if self.save_card and self.card is None:
+            raise refuse(
+                "parameter_invalid", "save_card saves a one-off card (card).", "save_card"
             )
         return self
 

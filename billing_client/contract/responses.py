@@ -63,6 +63,15 @@ class SavedCard(Response):
     exp_year: int | None
     storage: Literal["token", "encrypted"]
     created: int
+    status: Literal["active", "requires_action", "failed"] = Field(
+        description="requires_action: the customer must authenticate the card at action_url "
+        "(3D Secure); failed: it was not saved"
+    )
+    action_url: str | None = Field(description="requires_action only: send the customer here")
+    off_session_ready: bool = Field(
+        description="token cards: set up for merchant-initiated (off_session) charges"
+    )
+    message: str | None = Field(description="end-user message while not active")
 
 
 class TransactionCard(Response):
@@ -84,6 +93,11 @@ class TransactionError(Response):
     code: str | None = None
     param: str | None = None
     decline_code: str | None = None
+    retryable: bool | None = Field(
+        None,
+        description="AMCI's classification: true, a soft decline the billing system may retry "
+        "on its own; false, stop auto-payments until the customer acts",
+    )
 
 
 class Related(Response):
@@ -104,6 +118,8 @@ TransactionStatus = Literal[
     "failed",
     "refused",
     "canceled",
+    "expired",
+    "requires_action",
     "processing",
     "unknown",
 ]
@@ -132,6 +148,15 @@ class Transaction(Response):
         description="end-user message on failure or pending, as AMCI worded it"
     )
     error: TransactionError | None
+    action_url: str | None = Field(
+        None,
+        description="requires_action only: the link where the customer authenticates (3D "
+        "Secure); they come back to the billing client's return page",
+    )
+    off_session: bool = Field(False, description="sent as a merchant-initiated charge")
+    capture_before: int | None = Field(
+        None, description="authorizations: capture before this time (epoch seconds) or it expires"
+    )
     created: int
     updated: int
     amount_captured: str | None = Field(None, description="sales and authorizations only")
@@ -174,6 +199,7 @@ class ErrorDetail(Response):
     param: str | None = None
     message: str = Field(description="safe to show to the end user")
     decline_code: str | None = None
+    retryable: bool | None = None
     transaction: Transaction | None = Field(None, description="the recorded transaction, if any")
 
 

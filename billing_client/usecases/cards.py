@@ -46,7 +46,31 @@ def view(ctx: Context, row: Row) -> dict[str, Any]:
         "exp_year": exp_year,
         "storage": row["storage"],
         "created": row["created"],
+        "status": row.get("status") or "active",
+        "action_url": row.get("action_url") if row.get("status") == "requires_action" else None,
+        "off_session_ready": bool(row.get("off_session_ready")),
+        "message": row.get("message") if row.get("status") != "active" else None,
     }
+
+
+# AMCI's card status (a Stripe SetupIntent's) → the billing client's card status.
+_CARD_STATUS = {"succeeded": "active", "requires_action": "requires_action"}
+
+
+def _card_fields(saved: dict[str, Any]) -> Row:
+    status = _CARD_STATUS.get(str(saved.get("status") or "succeeded"), "failed")
+    action = saved.get("next_action")
+    return {
+        "status": status,
+        "action_url": action.get("url") if isinstance(action, dict) else None,
+        "off_session_ready": int(bool(saved.get("off_session_ready"))),
+        "message": None if status == "active" else saved.get("message"),
+    }
+
+
+def return_url(base: str, card_id: str) -> str:
+    """The page the customer's browser comes back to after authenticating a card."""
+    return f"{base.rstrip('/')}/return/cards/{card_id}"
 
 
 def check_brand(brand: str | None, enabled: tuple[str, ...]) -> str:
@@ -108,15 +132,33 @@ async def stored_payload(ctx: Context, card_id: str) -> dict[str, Any]:
 
 
 async def add(
-    ctx: Context, customer_id: str, request: CardSave, request_key: str | None = None
+    ctx: Context,
+    customer_id: str,
+    request: CardSave,
+    request_key: str | None = None,
+    return_base: str | None = None,
 ) -> Result:
+    """``return_base``: where the customer's browser reaches the billing client; with it a
+    card that needs 3D Secure is answered ``requires_action`` with a link, and the customer comes
+    back to ``/return/cards/{id}``."""
     customer = await customers.load(ctx, customer_id)
     card = request.card.to_card()
     _, ps_row = await currencies.assignment(ctx, customer["currency"])
     ps = payment_systems.stored_input(ctx, ps_row)
     now = ctx.now()
+    digest = (
+        hmac.new(
+            ctx.vault.fingerprint({"card-request": request_key}).encode(),
+            customer_id.encode(),
+            hashlib.sha256,
+        ).hexdigest()[:40]
+        if request_key
+        else None
+    )
     row: Row = {
-        "id": new_id("card"),
+        # A client retry (same Idempotency-Key) gets the same id, so the body sent to AMCI
+        # (with its return URL) is the same too.
+        "id": f"card_{digest[:16]}" if digest else new_id("card"),
         "customer_id": customer_id,
         "payment_system_id": ps_row["id"],
         "created": now,
@@ -146,15 +188,9 @@ async def add(
         "customer": customers.amci_payload(customer),
         "enabled_brands": [METHODS[m] for m in ps.enabled_methods],
     }
-    if request_key:
-        digest = hmac.new(
-            ctx.vault.fingerprint({"card-request": request_key}).encode(),
-            customer_id.encode(),
-            hashlib.sha256,
-        ).hexdigest()[:40]
-        key = f"bc-card-{digest}"
-    else:
-        key = f"bc-card-{uuid.uuid4().hex}"
+    if return_base:
+        amci_body["return_url"] = return_url(return_base, row["id"])
+    key = f"bc-card-{digest}" if digest else f"bc-card-{uuid.uuid4().hex}"
     try:
         saved = await ctx.amci.save_card(payment_systems.credentials(ctx, ps_row), amci_body, key)
     except AmciError as exc:
@@ -175,9 +211,71 @@ async def add(
         "last4": str(saved.get("last4") or card.last4),
         "exp_month": saved.get("exp_month", card.exp_month),
         "exp_year": saved.get("exp_year", card.exp_year),
+        **_card_fields(saved),
     }
     await ctx.db.insert("cards", row)
     return Result(201, view(ctx, row))
+
+
+async def saved_during_payment(ctx: Context, txn: Row, payment: dict[str, Any]) -> None:
+    """A payment with save_card: AMCI answered with the token; keep it as the customer's card,
+    active once the payment went through (``refresh_for_payment`` after 3D Secure)."""
+    token = str(payment["token"])
+    for existing in await ctx.db.list_cards(txn["customer_id"]):
+        if existing["token"] == token:
+            return
+    card = payment.get("card") or {}
+    done = payment.get("status") in ("succeeded", "requires_capture")
+    await ctx.db.insert("cards", {
+        "id": new_id("card"),
+        "customer_id": txn["customer_id"],
+        "payment_system_id": txn["payment_system_id"],
+        "created": ctx.now(),
+        "deleted": 0,
+        "storage": "token",
+        "token": token,
+        "amci_customer": payment.get("customer"),
+        "brand": str(card.get("brand") or txn["card_brand"] or "unknown"),
+        "last4": str(card.get("last4") or txn["card_last4"] or ""),
+        "exp_month": card.get("exp_month"),
+        "exp_year": card.get("exp_year"),
+        # setup_future_usage=off_session: ready once the payment went through.
+        "status": "active" if done else "requires_action",
+        "off_session_ready": int(done),
+        "message": None if done else "The card is saved once the payment is authenticated.",
+    })
+
+
+async def refresh_for_payment(ctx: Context, txn: Row, payment: dict[str, Any]) -> None:
+    """After the customer's 3D Secure for a save_card payment: the card follows it."""
+    token = payment.get("token")
+    if not token:
+        return
+    for existing in await ctx.db.list_cards(txn["customer_id"]):
+        if existing["token"] == token:
+            await refresh(ctx, existing)
+
+
+async def refresh(ctx: Context, row: Row) -> Row:
+    """A token card read fresh from AMCI (after the customer authenticated it)."""
+    if row["storage"] != "token" or row["status"] == "failed":
+        return row
+    ps_row = await payment_systems.load(ctx, row["payment_system_id"])
+    try:
+        saved = await ctx.amci.get_card(payment_systems.credentials(ctx, ps_row), row["token"])
+    except (AmciError, AmciUnavailable):
+        return row
+    fields = _card_fields(saved)
+    await ctx.db.update("cards", "id", row["id"], fields)
+    return {**row, **fields}
+
+
+async def returned(ctx: Context, card_id: str) -> Row | None:
+    """The return page of a card save: the card refreshed, or None if there is no such card."""
+    row = await ctx.db.fetch_one("SELECT * FROM cards WHERE id = ? AND deleted = 0", (card_id,))
+    if row is None:
+        return None
+    return await refresh(ctx, row)
 
 
 async def list_all(ctx: Context, customer_id: str) -> dict[str, Any]:

@@ -23,9 +23,21 @@ def amount_minor(amount: str, currency: str) -> int:
         raise InvalidRequest(exc.message, code=exc.code, param="amount") from exc
 
 
+def return_url(base: str, txn_id: str) -> str:
+    """The billing client's page the customer's browser comes back to after 3D Secure."""
+    return f"{base.rstrip('/')}/return/payments/{txn_id}"
+
+
 async def pay(
-    ctx: Context, customer_id: str, data: PaymentCreate, request_key: str | None = None
+    ctx: Context,
+    customer_id: str,
+    data: PaymentCreate,
+    request_key: str | None = None,
+    return_base: str | None = None,
 ) -> Result:
+    """``return_base``: the address the customer's browser reaches the billing client at;
+    with it a payment that needs 3D Secure waits in ``requires_action`` with a link, and the
+    customer comes back to ``/return/payments/{id}``."""
     customer = await customers.load(ctx, customer_id)
     minor = amount_minor(data.amount, customer["currency"])
     card = data.card.to_card() if data.card is not None else None
@@ -57,6 +69,9 @@ async def pay(
         "attempts": 0,
         "created": now,
         "updated": now,
+        "return_url": return_url(return_base, txn_id) if return_base else None,
+        "off_session": int(data.off_session),
+        "save_card": int(data.save_card),
     }
     amci_body: dict[str, Any] = {
         "amount": money.format_amount(minor, currency),
@@ -69,6 +84,21 @@ async def pay(
     }
     if data.description:
         amci_body["description"] = data.description
+    if data.off_session:
+        # Merchant-initiated (an auto-payment): nobody to authenticate now. If the bank wants
+        # the customer anyway, AMCI says authentication_required and the transaction waits in
+        # requires_action with a link (transactions.send).
+        amci_body["off_session"] = True
+    elif row["return_url"]:
+        amci_body["return_url"] = row["return_url"]
+    if data.save_card:
+        if ps.data_protection != "token_only":
+            raise InvalidRequest(
+                "save_card needs a token_only payment system (this one keeps card data itself).",
+                code="parameter_invalid",
+                param="save_card",
+            )
+        amci_body["save_card"] = True
 
     if data.card_id is not None:
         card_row = await cards.load(ctx, customer_id, data.card_id, param="card_id")
@@ -86,8 +116,20 @@ async def pay(
             "card_brand": card_row["brand"],
             "card_last4": card_row["last4"],
         }
+        if card_row["status"] != "active":
+            raise InvalidRequest(
+                "This card has not been saved yet: the customer must first authenticate it.",
+                code="card_not_ready",
+                param="card_id",
+            )
         if card_row["storage"] == "token":
             amci_body["token"] = card_row["token"]
+        elif data.off_session:
+            raise InvalidRequest(
+                "off_session charges need a saved token (a token_only payment system).",
+                code="parameter_invalid",
+                param="off_session",
+            )
     else:
         assert card is not None
         cards.check_brand(card.brand, ps.enabled_methods)

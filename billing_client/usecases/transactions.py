@@ -29,7 +29,13 @@ from billing_client.errors import (
 )
 from billing_client.logs import log
 from billing_client.storage import Row
-from billing_client.usecases import cards, customers, payment_systems
+from billing_client.usecases import (
+    authentication,
+    cards,
+    customers,
+    payment_results,
+    payment_systems,
+)
 from billing_client.usecases.context import Context, Result
 
 logger = logging.getLogger("billing_client")
@@ -48,15 +54,6 @@ UNKNOWN_MESSAGE = (
     "in the Stripe Dashboard (metadata billing_transaction={id}, Idempotency-Key {key}) before "
     "anything is charged again."
 )
-
-# AMCI payment status (Stripe's PaymentIntent status) → the billing client's transaction status.
-_PAYMENT_STATUS = {
-    "succeeded": "succeeded",
-    "requires_capture": "authorized",
-    "canceled": "canceled",
-    "requires_payment_method": "failed",
-}
-
 
 def success_status(operation: str) -> int:
     """The HTTP status of a transaction that went through (201 when something was created)."""
@@ -110,12 +107,16 @@ def view(row: Row, children: list[Row] | None = None) -> dict[str, Any]:
                     ("code", row["error_code"]),
                     ("param", row["error_param"]),
                     ("decline_code", row["decline_code"]),
+                    ("retryable", None if row["retryable"] is None else bool(row["retryable"])),
                 )
                 if v is not None
             }
             if row["error_code"] or row["error_type"]
             else None
         ),
+        "action_url": row["action_url"] if row["status"] == "requires_action" else None,
+        "off_session": bool(row["off_session"]),
+        "capture_before": row["capture_before"],
         "created": row["created"],
         "updated": row["updated"],
     }
@@ -160,6 +161,7 @@ def outcome(row: Row, success: int, replayed: bool = False) -> Result:
             param=row["error_param"],
             extra={
                 **({"decline_code": row["decline_code"]} if row["decline_code"] else {}),
+                **({"retryable": bool(row["retryable"])} if row["retryable"] is not None else {}),
                 "transaction": shown,
             },
         )
@@ -216,26 +218,6 @@ async def replay(
 async def attempt(ctx: Context, row: Row, one_off: Card | None, success: int) -> Result:
     """Send a pending transaction to AMCI once (under its own key); answer with the outcome."""
     return outcome(await send(ctx, row, one_off, success), success)
-
-
-def _payment_fields(result: dict[str, Any], currency: str) -> Row:
-    amci_status = str(result.get("status") or "")
-
-    def minor(key: str) -> int:
-        value = result.get(key)
-        try:
-            return money.parse_amount(value, currency) if value is not None else 0
-        except money.MoneyError:
-            return 0
-
-    return {
-        "status": _PAYMENT_STATUS.get(amci_status, "processing"),
-        "amci_payment": result.get("id"),
-        "amci_charge": result.get("charge"),
-        "amci_status": amci_status,
-        "amount_captured_minor": minor("amount_received"),
-        "amount_refunded_minor": minor("amount_refunded"),
-    }
 
 
 async def _apply_refund(ctx: Context, parent: Row, amount: int) -> None:
@@ -305,13 +287,15 @@ async def send(ctx: Context, row: Row, one_off: Card | None, success: int) -> Ro
                 assert one_off is not None
                 body["card"] = cards.amci_payload(one_off)
             result = await ctx.amci.create_payment(creds, body, row["idempotency_key"])
-            fields = _payment_fields(result, row["currency"])
+            fields = payment_results.fields(result, row["currency"])
+            if row["save_card"] and result.get("token"):
+                await cards.saved_during_payment(ctx, row, result)
         elif op == "capture":
             parent = await load(ctx, row["parent_id"])
             result = await ctx.amci.capture(
                 creds, parent["amci_payment"], body, row["idempotency_key"]
             )
-            payment = _payment_fields(result, row["currency"])
+            payment = payment_results.fields(result, row["currency"])
             fields = {
                 "status": "succeeded",
                 "amci_payment": result.get("id"),
@@ -347,17 +331,23 @@ async def send(ctx: Context, row: Row, one_off: Card | None, success: int) -> Ro
             fields = {"status": "succeeded", "amci_status": result.get("status")}
         fields["http_status"] = success
     except AmciError as exc:
-        fields = {
-            "status": "refused" if op == "void" else "failed",
-            "error_type": exc.type,
-            "error_code": exc.code,
-            "error_param": exc.param,
-            "decline_code": exc.decline_code,
-            "message": exc.message,
-            "http_status": exc.status,
-        }
-        if exc.payment and op in ("sale", "authorization"):
-            fields["amci_payment"] = exc.payment
+        if exc.code == "authentication_required" and exc.payment and row["return_url"]:
+            # The bank wants the customer (an off-session charge, typically): not a failure,
+            # the transaction waits for them, with a fresh link to send them.
+            fields = await authentication.link(ctx, row, creds, exc.payment, success)
+        else:
+            fields = {
+                "status": "refused" if op == "void" else "failed",
+                "error_type": exc.type,
+                "error_code": exc.code,
+                "error_param": exc.param,
+                "decline_code": exc.decline_code,
+                "retryable": exc.retryable,
+                "message": exc.message,
+                "http_status": exc.status,
+            }
+            if exc.payment and op in ("sale", "authorization"):
+                fields["amci_payment"] = exc.payment
     except AmciUnavailable:
         fields = {
             "status": "pending",

@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 from jsonschema import Draft202012Validator
+from yarl import URL
 
 from amci import contract
 from amci.app import create_app
@@ -64,7 +65,7 @@ async def test_served(stack: Stack) -> None:
     assert resp.status == 200 and await resp.json() == document()
     money_routes = [p for p, ops in document()["paths"].items()
                     if "post" in ops and p.startswith("/v1") and not p.endswith("/void")]
-    assert len(money_routes) == 4
+    assert len(money_routes) == 5
     for path in money_routes:
         params = {p["name"] for p in document()["paths"][path]["post"]["parameters"]}
         assert "Idempotency-Key" in params, path
@@ -154,6 +155,8 @@ async def test_every_status_a_handler_answers_is_documented(make_stack: Any,
                        **{"X-Request-Id": "r" * 65}))[0] == 400
     for path in (f"{PAY}/{pid}", f"{PAY}/pi_nope"):
         await rec(c, "GET", path, one, headers=auth)
+    assert (await rec(c, "GET", f"{cards}/{saved['token']}", card_path, headers=auth))[0] == 200
+    assert (await rec(c, "GET", f"{cards}/pm_nope", card_path, headers=auth))[0] == 404
     await rec(c, "DELETE", f"{cards}/{saved['token']}", card_path, headers=auth)
     await rec(c, "DELETE", f"{cards}/pm_nope", card_path, headers=auth)
 
@@ -175,6 +178,27 @@ async def test_every_status_a_handler_answers_is_documented(make_stack: Any,
         "amount": "1.00", "currency": "USD", "card": card}))[0] == 503
     assert (await rec(down.amci, "GET", "/readyz", "/readyz"))[0] == 503
 
+    # 3D Secure on the embedded test mode: authentication_required without a return_url, a fresh
+    # link, the page proxied through AMCI, a used page, a payment that needs no authentication.
+    embedded = await make_stack(upstream=stack.settings.upstream.model_copy(
+        update={"test_api_base": None}))
+    e, page_route = embedded.amci, "/_testmode/authenticate/{tail}"
+    status, refusal = await rec(e, "POST", PAY, pay_path, headers=auth, json={
+        "amount": "10.00", "currency": "EUR", "card": stack.card("4000002760003184")})
+    assert status == 402 and refusal["error"]["code"] == "authentication_required", refusal
+    linked_path = f"{PAY}/{refusal['error']['payment']}/authenticate"
+    status, linked = await rec(e, "POST", linked_path, one + "/authenticate", headers=auth,
+                               json={"return_url": "https://billing.example/back"})
+    assert status == 200 and linked["status"] == "requires_action", linked
+    page = URL(linked["next_action"]["url"]).path
+    assert (await rec(e, "GET", page, page_route))[0] == 200
+    assert (await rec(e, "POST", page, page_route, data={"result": "complete"},
+                      allow_redirects=False))[0] == 303
+    assert (await rec(e, "GET", page, page_route))[0] == 404
+    assert (await rec(e, "POST", linked_path, one + "/authenticate", headers=auth,
+                      json={"return_url": "https://billing.example/again"}))[0] == 400
+    assert (await rec(c, "GET", page, page_route))[0] == 404  # no embedded test mode here
+
     # The battery really covered each route's main outcomes.
     for method, route, status in [
         ("POST", cards, 201), ("POST", cards, 402), ("POST", cards, 413),
@@ -182,7 +206,10 @@ async def test_every_status_a_handler_answers_is_documented(make_stack: Any,
         ("POST", pay_path, 503), ("GET", one, 200), ("GET", one, 404),
         ("GET", one, 429), ("POST", one + "/capture", 200), ("POST", one + "/refunds", 201),
         ("DELETE", card_path, 200), ("DELETE", card_path, 404), ("POST", one + "/void", 400),
-        ("POST", pay_path, 401), ("POST", pay_path, 403),
+        ("POST", pay_path, 401), ("POST", pay_path, 403), ("GET", card_path, 200),
+        ("GET", card_path, 404), ("POST", one + "/authenticate", 200),
+        ("POST", one + "/authenticate", 400), ("GET", page_route, 200),
+        ("POST", page_route, 303),
     ]:
         assert (method, route, status) in rec.seen, (method, route, status)
     # Every documented route was exercised.

@@ -66,8 +66,14 @@ async def test_the_sdk_builds_the_upstream_request(make_stack: Any, aiohttp_serv
         "amount": "1234", "currency": "eur", "confirm": "true", "capture_method": "automatic",
         "payment_method_types[0]": "card", "metadata[plan]": "gold",
         "metadata[reference]": "inv-9", "payment_method": saved["token"],
-        "customer": saved["customer"], "off_session": "true",
-    }
+        "customer": saved["customer"], "expand[0]": "latest_charge",
+    }  # no off_session: the customer is paying now (the request didn't say off_session)
+
+    # A merchant-initiated charge of the same token: off_session only when asked for.
+    status, pay, _ = await stack.post(
+        PAY, {"amount": "1.00", "currency": "EUR", "token": saved["token"], "off_session": True})
+    assert status == 201 and pay["status"] == "succeeded", pay
+    assert seen.requests[-1][1]["off_session"] == "true"
 
 
 async def test_retries_reuse_the_idempotency_key(

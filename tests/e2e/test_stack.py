@@ -109,13 +109,22 @@ def test_make_run_serves_the_readme_walkthrough_and_ctrl_c_stops_both(tmp_path: 
         assert lines[9:12] == ["succeeded 20.00", "succeeded 5.00", "succeeded 15.00"]
         assert lines[12].startswith("Void is not available with Stripe")
         assert lines[13] == "Your card was declined."
-        history = [line.split()[:3] for line in lines[14:-1]]
+        # 3D Secure: the payment waits, the customer authenticates on the (proxied) test page and
+        # lands on the billing client's return page; then a card set up for auto-payments.
+        assert lines[14] == (
+            "requires_action Additional authentication is required to complete this payment.")
+        assert lines[15] == "The payment was successful."
+        assert lines[16] == "succeeded"
+        assert lines[17] == "[('4242', 'active', True), ('3155', 'active', True)]"
+        assert lines[18] == "succeeded 9.00"
+        history = [line.split()[:3] for line in lines[19:-1]]
         assert history == [
             ["sale", "succeeded", "10.00"], ["sale", "failed", "0.30"],
             ["authorization", "refunded", "25.00"], ["capture", "succeeded", "20.00"],
             ["refund", "succeeded", "5.00"], ["refund", "succeeded", "15.00"],
             ["authorization", "authorized", "7.00"], ["void", "refused", "-"],
-            ["sale", "failed", "10.00"],
+            ["sale", "failed", "10.00"], ["sale", "succeeded", "20.00"],
+            ["sale", "succeeded", "9.00"],
         ]
         assert lines[-1] == "True"  # the card is deleted
     finally:
