@@ -21,8 +21,17 @@ CARDS = (
 )
 
 
-def card() -> st.SearchStrategy[dict[str, Any]]:
-    return st.sampled_from(CARDS).flatmap(lambda nc: st.fixed_dictionaries(
+# Needs 3D Secure on every payment: requires_action with a return_url, 402 authentication_required
+# without (docs.stripe.com/testing#regulatory-cards).
+AUTHENTICATION_REQUIRED = ("4000002760003184", "123")
+
+
+def return_url() -> st.SearchStrategy[str]:
+    return st.integers(1, 10_000).map(lambda n: f"https://billing.example/return/payments/{n}")
+
+
+def card(cards: tuple[tuple[str, str], ...] = CARDS) -> st.SearchStrategy[dict[str, Any]]:
+    return st.sampled_from(cards).flatmap(lambda nc: st.fixed_dictionaries(
         {"number": st.just(nc[0]), "exp_month": st.integers(1, 12),
          "exp_year": st.integers(2027, 2040)},
         optional={"cvc": st.just(nc[1]), "holder": st.text(min_size=1, max_size=30)},

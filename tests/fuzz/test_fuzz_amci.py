@@ -14,7 +14,17 @@ from hypothesis import strategies as st
 
 from .engine import EXAMPLES, SEED, Fuzzer, SeedFailed, load, minimum
 from .hostile import HOSTILE
-from .realistic import CARDS, amount, card, case, email, idempotency, text
+from .realistic import (
+    AUTHENTICATION_REQUIRED,
+    CARDS,
+    amount,
+    card,
+    case,
+    email,
+    idempotency,
+    return_url,
+    text,
+)
 from .realistic import SEED as REF
 
 STRIPE_KEY = "sk_test_51FuzzAmciSubscriptionKey00000fuzz"  # any sk_test_: the demo subscription
@@ -66,11 +76,13 @@ class Seeds:
             "customer": {"email": "seed@example.com", "name": "Seed Customer"},
         })["token"])
 
-    def payment(self, *, capture: bool, amount: str) -> str:
+    def payment(self, *, capture: bool, amount: str, authenticate: bool = False) -> str:
+        """A payment; ``authenticate``: one waiting for 3D Secure (requires_action)."""
+        number = AUTHENTICATION_REQUIRED[0] if authenticate else "4242424242424242"
+        extra = {"return_url": "https://billing.example/return/payments/1"} if authenticate else {}
         return str(self.post("/v1/stripe/payments", {
-            "amount": amount, "currency": "usd", "capture": capture,
-            "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034,
-                     "cvc": "123"},
+            "amount": amount, "currency": "usd", "capture": capture, **extra,
+            "card": {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"},
         })["id"])
 
     def prepare(self) -> None:
@@ -93,6 +105,8 @@ class Seeds:
                 return self.payment(capture=False, amount="20.00")
             if what == "fresh_paid":
                 return self.payment(capture=True, amount="50.00")
+            if what == "fresh_3ds":
+                return self.payment(capture=True, amount="15.00", authenticate=True)
             raise AssertionError(value)
 
         case.path_parameters = {k: one(v) for k, v in case.path_parameters.items()}
@@ -105,17 +119,23 @@ def seeded_strategies() -> dict[str, Any]:
 
     def payment_body() -> st.SearchStrategy[dict[str, Any]]:
         source = st.one_of(
-            card().map(lambda c: {"card": c}),
-            st.integers(0, 9).map(lambda n: {"token": f"{REF}card:{n}"}),
+            st.tuples(card((*CARDS, AUTHENTICATION_REQUIRED)), st.one_of(
+                st.just({}),
+                # Saving the card needs the customer's email (email_required otherwise).
+                email().map(lambda e: {"save_card": True, "customer": {"email": e}})))
+            .map(lambda t: {"card": t[0], **t[1]}),
+            st.tuples(st.integers(0, 9),
+                      st.fixed_dictionaries({}, optional={"off_session": st.booleans()}))
+            .map(lambda t: {"token": f"{REF}card:{t[0]}", **t[1]}),
         )
         fields = st.fixed_dictionaries({}, optional={
             "capture": st.booleans(), "description": text(), "reference": text(),
-            "metadata": metadata(),
+            "metadata": metadata(), "return_url": return_url(),
             "customer": st.fixed_dictionaries({}, optional={
                 "email": email(), "name": text(), "reference": text()}),
         })
         return st.tuples(amount_and_currency(), source, fields).map(
-            lambda t: {"amount": t[0][0], "currency": t[0][1], **t[1], **t[2]})
+            lambda t: {"amount": t[0][0], "currency": t[0][1], **t[2], **t[1]})
 
     def save_card_body() -> st.SearchStrategy[dict[str, Any]]:
         return st.fixed_dictionaries(
@@ -139,6 +159,12 @@ def seeded_strategies() -> dict[str, Any]:
             op, path=st.one_of(st.just({"token": f"{REF}fresh_card"}),
                                st.integers(0, 9).map(lambda n: {"token": f"{REF}card:{n}"}))),
         "GET /v1/stripe/payments/{id}": lambda op: case(op, path=pooled()),
+        "GET /v1/stripe/cards/{token}": lambda op: case(
+            op, path=st.integers(0, 9).map(lambda n: {"token": f"{REF}card:{n}"})),
+        "POST /v1/stripe/payments/{id}/authenticate": lambda op: case(
+            op, st.fixed_dictionaries({"return_url": return_url()}),
+            st.one_of(fresh("fresh_3ds"), fresh("fresh_3ds"), fresh("fresh_3ds"), pooled()),
+            idempotency()),
         "POST /v1/stripe/payments/{id}/capture": lambda op: case(
             op, st.fixed_dictionaries({}, optional={"amount": amount("0.50", "20.00")}),
             st.one_of(fresh("fresh_auth"), fresh("fresh_auth"), fresh("fresh_auth"), pooled()),

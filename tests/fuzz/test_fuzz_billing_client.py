@@ -16,7 +16,17 @@ from hypothesis import strategies as st
 
 from .engine import EXAMPLES, SEED, Fuzzer, SeedFailed, load, minimum
 from .hostile import HOSTILE, JSON_ONLY
-from .realistic import CARDS, amount, card, case, email, idempotency, name, text
+from .realistic import (
+    AUTHENTICATION_REQUIRED,
+    CARDS,
+    amount,
+    card,
+    case,
+    email,
+    idempotency,
+    name,
+    text,
+)
 from .realistic import SEED as REF
 
 STRIPE_KEY = "sk_test_51FuzzBillingClientKey0000000bcfz"  # the payment systems' Stripe key
@@ -146,7 +156,7 @@ def seeded_strategies() -> dict[str, Any]:
     payment = st.tuples(
         amount("1.00", "9999.99"),
         st.one_of(st.just({"card_id": f"{REF}card_of_customer"}),
-                  card().map(lambda c: {"card": c})),
+                  card((*CARDS, AUTHENTICATION_REQUIRED)).map(lambda c: {"card": c})),
         st.fixed_dictionaries({}, optional={
             "type": st.sampled_from(["sale", "authorization"]), "description": text()}),
     ).map(lambda t: {"amount": t[0], **t[1], **t[2]})
