@@ -36,6 +36,7 @@ from amci.testmode.store import Store
 from amci.testmode.wire import new_id
 
 CONCURRENCY = 32
+SAMPLE: dict[str, object] = {}  # a PaymentIntent the test mode returned: the bare server's body
 KEY = "sk_test_bench" + "x" * 20
 AUTH = {"Authorization": f"Bearer {KEY}"}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -59,6 +60,32 @@ resources.Store.dump_to_disk = dump_to_disk
 resources.store.dump_to_disk()
 print("localstripe listening", flush=True)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
+"""
+
+# The ceiling: a bare aiohttp app (same event loop, no access log) answering the same routes —
+# each POST's form is parsed and answered with the JSON text of a real PaymentIntent from the
+# test-mode run (argv[2]), its id swapped per request, so the response body is the same size.
+BARE = """
+import json, secrets, sys
+from aiohttp import web
+pi = json.loads(open(sys.argv[2]).read())
+async def post(request):
+    form = await request.post()
+    body = dict(pi, id="pi_" + secrets.token_hex(12), amount=int(form.get("amount", 2000)))
+    return web.Response(text=json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+                        content_type="application/json")
+async def get(request):
+    return web.json_response({"object": "list", "data": []})
+app = web.Application()
+app.router.add_get("/v1/customers", get)
+app.router.add_post("/{tail:.*}", post)
+try:
+    import uvloop
+    uvloop.install()
+except ImportError:
+    pass
+print("bare listening", flush=True)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
 """
 
 
@@ -145,6 +172,8 @@ async def run_load(base: str, seconds: float) -> dict[str, float]:
             create = f"amount=2000&currency=usd&customer={cus}&payment_method={pm}"
             while time.perf_counter() < deadline:
                 pi = await timed(base + "/v1/payment_intents", create)
+                if pi is not None:
+                    SAMPLE.setdefault("pi", pi)
                 if pi is not None and time.perf_counter() < deadline:
                     await timed(f"{base}/v1/payment_intents/{pi['id']}/confirm", "")
 
@@ -213,6 +242,20 @@ async def main(seconds: float, local_seconds: float, objects: int, local_objects
         finally:
             await stop(proc)
         out(fmt("amci test mode (SQLite, empty)", empty))
+
+        sample = os.path.join(tmp, "pi.json")
+        pi_text = json.dumps(SAMPLE["pi"], separators=(",", ":"), ensure_ascii=False)
+        with open(sample, "w") as f:  # noqa: ASYNC230 - one small file between runs
+            f.write(pi_text)
+        bport = free_port()
+        bproc = await start([py, "-c", BARE, str(bport), sample], b"bare listening")
+        try:
+            bare = await run_load(f"http://127.0.0.1:{bport}", seconds)
+        finally:
+            await stop(bproc)
+        size = len(pi_text.encode())
+        out(fmt(f"bare aiohttp ({size} B body)", bare))
+        out(f"ratio amci / bare aiohttp: {100 * empty['rps'] / bare['rps']:.0f}% (target >= 50%)")
 
         lport = free_port()
         lproc = await start([py, "-c", LOCALSTRIPE, str(lport), os.path.join(tmp, "ls.pickle")],

@@ -9,7 +9,6 @@ bracket form ("Received unknown parameter: card[foo]").
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+from amci.testmode import jsontext
 from amci.testmode.errors import InvalidRequestError
 
 _KEY_RE = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
@@ -34,8 +34,7 @@ def new_id(prefix: str, length: int = 24) -> str:
     return prefix + "_" + "".join(chars)
 
 
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+dumps = jsontext.dumps
 
 
 def bad_body(message: str) -> InvalidRequestError:
