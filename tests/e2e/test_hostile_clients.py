@@ -30,6 +30,7 @@ from .conftest import (
 )
 
 HEADER_TIMEOUT_S = 1.5
+TIMER_GRAIN_S = 0.002
 SLOW_CLIENTS = 300
 LOGIN = "hostile-login-7f3a"
 KEY = "sk_test_HostileClientKey0123456789wxyz"
@@ -206,8 +207,11 @@ async def test_slow_clients_are_dropped_while_normal_requests_answer(server: Ser
     since_open = sorted(t[1] for t in timings)
     assert since_open[-1] != float("inf"), "a slow client was never dropped"
     # Each is dropped after the configured limit, not before, and within a bounded delay after.
-    assert since_connecting[0] >= HEADER_TIMEOUT_S, since_connecting[:5]
+    # (uvloop, the `speed` extra, keeps timers in whole milliseconds: a deadline may fire up to
+    # 1 ms before this process's monotonic clock reads it.)
+    assert since_connecting[0] >= HEADER_TIMEOUT_S - TIMER_GRAIN_S, since_connecting[:5]
     assert since_open[-1] <= HEADER_TIMEOUT_S + 1.0, since_open[-5:]
     assert statistics.median(since_open) <= HEADER_TIMEOUT_S + 0.3, since_open
     since_sent, since_answered = await idle
-    assert since_sent >= HEADER_TIMEOUT_S and since_answered <= HEADER_TIMEOUT_S + 1.0
+    assert since_sent >= HEADER_TIMEOUT_S - TIMER_GRAIN_S
+    assert since_answered <= HEADER_TIMEOUT_S + 1.0
