@@ -1,8 +1,9 @@
 """`billing-client` command line: the only place that reads argv, config files and the environment.
 
 billing-client serve [--config config/billing_client.yaml] [--host H] [--port P] [--amci URL]
-billing-client create-token --name NAME [--config …] [--db FILE]   (prints the token, once)
-billing-client revoke-token --name NAME [--config …] [--db FILE]
+                     [--store URL | --db FILE]
+billing-client create-token --name NAME [--config …] [--store URL | --db FILE]   (prints it once)
+billing-client revoke-token --name NAME [--config …] [--store URL | --db FILE]
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ def _load(args: argparse.Namespace) -> Settings:
     if args.config is None and not Path(path).is_file():
         path = None
     flags = {"server.host": args.host, "server.port": args.port, "amci.url": args.amci}
-    flags["storage.db_path"] = args.db
+    if args.store is not None or args.db is not None:
+        # --db is the shorthand for a SQLite file; either wins over the file's store.url.
+        flags["store.url"] = args.store if args.store is not None else f"sqlite:///{args.db}"
     return load_settings(path, os.environ, {k: v for k, v in flags.items() if v is not None})
 
 
@@ -57,8 +60,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _db_path(args: argparse.Namespace) -> str:
-    """The store ``serve`` would use with the same ``--config``/``--db`` (and environment)."""
-    return _load(args).db_path
+    """The store ``serve`` would use with the same ``--config``/``--store``/``--db`` (and
+    environment)."""
+    return _load(args).store
 
 
 async def _with_tokens(db_path: str, name: str, create: bool) -> str | None:
@@ -109,7 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--amci", help="AMCI base URL, e.g. http://127.0.0.1:8080")
-    serve.add_argument("--db", help="SQLite file (default var/billing_client.sqlite3)")
+    where = serve.add_mutually_exclusive_group()
+    where.add_argument("--store", metavar="URL",
+                       help="sqlite:///PATH or postgresql://USER@HOST:PORT/DB (store.url)")
+    where.add_argument("--db", help="SQLite file (default var/billing_client.sqlite3)")
     serve.set_defaults(func=_serve)
     for command, create, help_ in (
         ("create-token", True, "create an API token for /api and print it (once)"),
@@ -120,7 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
         tok.add_argument(
             "--config", help=f"YAML settings file (default: {DEFAULT_CONFIG}, if it exists)"
         )
-        tok.add_argument("--db", help="SQLite file (default: storage.db_path of the settings)")
+        where = tok.add_mutually_exclusive_group()
+        where.add_argument("--store", metavar="URL", help="the store URL (default: the settings')")
+        where.add_argument("--db", help="SQLite file (default: the settings' store)")
         tok.set_defaults(
             func=lambda a, create=create: _token_command(a, create=create),
             host=None,

@@ -106,7 +106,7 @@ async def api_token(db_path: str, name: str = "tests") -> str:
 
 async def authorized(aiohttp_client: ClientFactory, app: web.Application) -> TestClient[Any, Any]:
     """A client for ``app`` that sends a fresh API token (created in its store) on every call."""
-    token = await api_token(app[keys.SETTINGS].db_path, f"tests-{secrets.token_hex(4)}")
+    token = await api_token(app[keys.SETTINGS].store, f"tests-{secrets.token_hex(4)}")
     return await aiohttp_client(app, headers={"Authorization": f"Bearer {token}"})
 
 
