@@ -155,16 +155,12 @@ class PostgresBackend:
         """``select``'s rows (it ends ``FOR UPDATE … SKIP LOCKED``: rows another process is
         taking right now are skipped, not waited for), updated with ``sets`` in the same
         transaction; in ``select``'s order."""
-        values = _args([*args, *sets.values()])
-        first = len(args) + 1
-        assignments = ", ".join(f"{col} = ${first + i}" for i, col in enumerate(sets))
+        assignments = ", ".join(f"{col} = ${i}" for i, col in enumerate(sets, start=1))
+        update = f"UPDATE {table} SET {assignments} WHERE id = ANY(${len(sets) + 1})"  # noqa: S608
         async with self._db().acquire() as conn, conn.transaction():
-            rows = [dict(r) for r in await conn.fetch(numbered(select), *values[: len(args)])]
+            rows = [dict(r) for r in await conn.fetch(numbered(select), *_args(args))]
             if rows:
-                await conn.execute(
-                    f"UPDATE {table} SET {assignments} WHERE id = ANY(${first + len(sets)})",  # noqa: S608 - ours
-                    *values[len(args):], [r["id"] for r in rows],
-                )
+                await conn.execute(update, *_args(list(sets.values())), [r["id"] for r in rows])
         for row in rows:
             row.update(sets)
         return rows

@@ -156,6 +156,17 @@ async def bc(
     return await make_billing(str(amci.make_url("")).rstrip("/"))
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def bc_each_store(
+    request: pytest.FixtureRequest,
+    amci: TestServer,
+    make_billing: Callable[..., Awaitable[TestClient[Any, Any]]],
+) -> TestClient[Any, Any]:
+    """``bc`` on each storage backend (PostgreSQL: a fresh database on the suite's cluster)."""
+    over = {} if request.param == "sqlite" else {"store_url": request.getfixturevalue("pg_url")}
+    return await make_billing(str(amci.make_url("")).rstrip("/"), **over)
+
+
 class Captured(logging.Handler):
     def __init__(self) -> None:
         super().__init__()
