@@ -41,7 +41,7 @@ def test_replicas_share_one_store_and_one_test_mode() -> None:
     a, b = (SERVICES[r] for r in REPLICAS)
     assert a == b  # the same image, command and environment
     args = amci_parser().parse_args(a["command"][1:])
-    assert (args.command, args.host, args.port) == ("serve", "0.0.0.0", 8080)
+    assert (args.command, args.host, args.port) == ("serve", "0.0.0.0", 8080)  # noqa: S104
     store = urlsplit(a["environment"]["AMCI_STORE__URL"])
     pg = SERVICES["postgres"]["environment"]
     assert (store.scheme, store.hostname, store.port) == ("postgresql", "postgres", 5432)
