@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 NODE_DEPS := tests/node/node_modules/.package-lock.json
 
-.PHONY: run test lint system-packages bench bench-testmode bench-relay clean
+.PHONY: run test lint system-packages bench bench-testmode bench-relay bench-replicas bench-burst clean
 
 # Reinstall only when pyproject.toml changes; extras are recorded in the stamp name.
 $(VENV)/.installed-%: pyproject.toml
@@ -43,13 +43,22 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check amci billing_client httpkit tests bench
 	$(BIN)/mypy
 
-bench: bench-testmode bench-relay
+bench: bench-testmode bench-relay bench-replicas bench-burst
 
 bench-testmode: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.testmode
 
 bench-relay: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.relay
+
+# AMCI on SQLite vs PostgreSQL, one replica and two (≈ 1 min; a throwaway PostgreSQL cluster).
+bench-replicas: $(VENV)/.installed-bench system-packages
+	$(BIN)/python -m bench.replicas
+
+# A burst for one account through three replicas: upstream calls per second vs Stripe's limit,
+# at rate_limit.headroom 0.90 and 0.95 (≈ 1.5 min).
+bench-burst: $(VENV)/.installed-bench system-packages
+	$(BIN)/python -m bench.burst
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
