@@ -62,16 +62,23 @@ def _translated(
     return wrapper
 
 
-_TOKEN = re.compile(r"'(?:[^']|'')*'|\?")
+_TOKEN = re.compile(r"'(?:[^']|'')*'|\?|\bLIKE\b", re.IGNORECASE)
 
 
 @functools.lru_cache(maxsize=512)
 def numbered(sql: str) -> str:
-    """``?`` placeholders → ``$1``, ``$2``… (a ``?`` inside a string literal stays)."""
+    """SQLite's dialect as the use cases write it → PostgreSQL's: ``?`` placeholders become
+    ``$1``, ``$2``…, and ``LIKE`` (case-insensitive for ASCII in SQLite) becomes ``ILIKE``;
+    string literals are left alone."""
     counter = iter(range(1, 10_000))
 
     def sub(match: re.Match[str]) -> str:
-        return match[0] if match[0] != "?" else f"${next(counter)}"
+        found = match[0]
+        if found == "?":
+            return f"${next(counter)}"
+        if found.upper() == "LIKE":
+            return "ILIKE"
+        return found
 
     return _TOKEN.sub(sub, sql)
 

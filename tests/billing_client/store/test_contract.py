@@ -267,3 +267,20 @@ def test_store_urls() -> None:
     for bad in ("mysql://h/db", "sqlite://relative", "postgresql://", ""):
         with pytest.raises(StorageError):
             Storage(bad)
+
+
+async def test_like_ignores_ascii_case_on_both(storage: Storage) -> None:
+    """The use cases' searches are written for SQLite, whose LIKE ignores ASCII case."""
+    await _seed(storage)
+    found = await storage.fetch_all(
+        "SELECT id FROM customers WHERE name LIKE ? ESCAPE '\\'", ("%JOH%",))
+    assert [r["id"] for r in found] == ["cust_1"]
+
+
+def test_the_sqlite_dialect_numbered_for_postgresql() -> None:
+    from billing_client.storage.postgres import numbered
+
+    assert numbered("SELECT * FROM t WHERE a = ? AND b LIKE ? AND c = 'why? LIKE' AND d = ?") == (
+        "SELECT * FROM t WHERE a = $1 AND b ILIKE $2 AND c = 'why? LIKE' AND d = $3")
+    assert numbered("SELECT 'it''s ?' AS q, ? AS unlikely") == (
+        "SELECT 'it''s ?' AS q, $1 AS unlikely")
