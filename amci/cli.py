@@ -2,6 +2,7 @@
 
     amci serve [--config config/amci.yaml] [--host H] [--port P]
     amci stripe-testmode --host 127.0.0.1 --port PORT [--db PATH]
+    amci testmode-listen --api-base URL --api-key KEY --forward-to URL [--events a,b]
 """
 
 from __future__ import annotations
@@ -140,7 +141,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     testmode.add_argument("--config", help="YAML with test-mode settings (must exist if given)")
     testmode.set_defaults(func=_run_testmode)
+
+    listen = sub.add_parser("testmode-listen",
+                            help="like `stripe listen`: forward the test mode's webhooks")
+    listen.add_argument("--api-base", required=True, help="the test-mode server's URL")
+    listen.add_argument("--api-key", required=True, help="the account's sk_test_ key")
+    listen.add_argument("--forward-to", required=True, help="URL to POST each event to")
+    listen.add_argument("--events", help="comma-separated event types (default: all)")
+    listen.add_argument("--port", type=int, default=0, help="local port to receive on")
+    listen.set_defaults(func=_run_listen)
     return parser
+
+
+def _run_listen(args: argparse.Namespace) -> int:
+    """``amci testmode-listen``: amci.testmode.listen until ^C/SIGTERM."""
+    import asyncio
+    import signal
+
+    from amci.testmode.listen import ListenError, listen
+
+    events = [e.strip() for e in args.events.split(",") if e.strip()] if args.events else None
+
+    async def run() -> None:
+        task = asyncio.ensure_future(listen(args.api_base, args.api_key, args.forward_to, events,
+                                            port=args.port,
+                                            out=lambda line: print(line, flush=True)))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+    try:
+        asyncio.run(run())
+    except ListenError as exc:
+        raise SystemExit(f"amci testmode-listen: {exc}") from None
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

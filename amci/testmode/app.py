@@ -7,17 +7,21 @@ rendering) â†’ endpoint wrapper (idempotency, form decoding, one transaction) â†
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import random
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
 from amci import money
+from amci.testmode import events, faults, timers
 from amci.testmode.amounts import AmountPolicy
 from amci.testmode.auth import Account, account_for
 from amci.testmode.clock import Clock
+from amci.testmode.delivery import Deliverer
 from amci.testmode.errors import (
     ApiError,
     InvalidRequestError,
@@ -26,8 +30,17 @@ from amci.testmode.errors import (
     UnrecognizedURL,
 )
 from amci.testmode.idempotency import InFlight, check_key, fingerprint, mismatch
-from amci.testmode.keys import CLOCK, CONTEXT, IN_FLIGHT, RATE_LIMITER, SETTINGS, STORE
+from amci.testmode.keys import (
+    CLOCK,
+    CONTEXT,
+    DELIVERER,
+    IN_FLIGHT,
+    RATE_LIMITER,
+    SETTINGS,
+    STORE,
+)
 from amci.testmode.pages import PAGE_ROUTE, page, public_base, submit, with_public_urls
+from amci.testmode.queue import Queue
 from amci.testmode.ratelimit import RateLimiter
 from amci.testmode.resources.context import Context
 from amci.testmode.routes import ROUTES, Endpoint
@@ -38,13 +51,26 @@ from amci.testmode.wire import decode_form, dumps, new_id
 log = logging.getLogger("amci.testmode")
 
 # stripe-python 16.1.0 pins this version; answered when a request names none.
-DEFAULT_API_VERSION = "2026-10-28.endive"
+DEFAULT_API_VERSION = events.API_VERSION
 _VERSION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:\.[a-z_]+)?$")
 MAX_BODY = 1024 * 1024
 MAX_ADVANCE_SECONDS = 10 * 366 * 86400
 
 ACCOUNT = web.RequestKey("testmode_account", Account)
 REQUEST_ID = web.RequestKey("testmode_request_id", str)
+# A fault to apply once the request's change is committed (api_error_after_commit).
+AFTER_COMMIT = web.RequestKey("testmode_after_commit", bool)
+SHOULD_RETRY = web.RequestKey("testmode_should_retry", str)
+BACKGROUND_ERRORS = web.AppKey("testmode_background_errors", random.Random)
+FAULTS_PATH = "/_testmode/faults"
+# docs.stripe.com/error-codes, lock_timeout and rate_limit.
+LOCK_TIMEOUT_MESSAGE = (
+    "This object cannot be accessed right now because another API request or Stripe process is"
+    " currently accessing it. If you see this error intermittently, retry the request. If you"
+    " see this error frequently and are making multiple concurrent requests to a single object,"
+    " make your requests serially or at a lower rate.")
+RATE_LIMIT_MESSAGE = ("Too many requests hit the API too quickly. We recommend an exponential"
+                      " backoff of your requests.")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -63,7 +89,8 @@ async def stripe_middleware(request: web.Request, handler: Handler) -> web.Strea
     request[REQUEST_ID] = rid
     version = request.headers.get("Stripe-Version")
     try:
-        if request.path == "/v1" or request.path.startswith("/v1/"):
+        v1 = request.path == "/v1" or request.path.startswith("/v1/")
+        if v1 or request.path.startswith(FAULTS_PATH):
             _check_header_values(request)
             acct = account_for(request.headers.get("Authorization"))
             request[ACCOUNT] = acct
@@ -77,6 +104,10 @@ async def stripe_middleware(request: web.Request, handler: Handler) -> web.Strea
                 bad = version[:60]
                 version = None
                 raise InvalidRequestError(f"Invalid Stripe API version: {bad}")
+            if v1:
+                early = await _apply_fault(request, acct)
+                if early is not None:
+                    return early
         response = await handler(request)
     except StripeError as exc:
         response = _error(exc)
@@ -89,7 +120,67 @@ async def stripe_middleware(request: web.Request, handler: Handler) -> web.Strea
         response = _error(ApiError("An unknown error occurred. Request id: " + rid))
     response.headers["Request-Id"] = rid
     response.headers["Stripe-Version"] = version or DEFAULT_API_VERSION
+    if SHOULD_RETRY in request:
+        response.headers["Stripe-Should-Retry"] = request[SHOULD_RETRY]
     return response
+
+
+async def _apply_fault(request: web.Request, acct: Account) -> web.StreamResponse | None:
+    """A fault of this account matching the request (``amci.testmode.faults``), or one drawn
+    by the background error rate. Returns a response to send instead of running the request
+    (or raises the error to answer)."""
+    app = request.app
+    ctx = app[CONTEXT]
+    fault = faults.take_request_fault(ctx, acct.id, request.method, request.path)
+    kind = fault.kind if fault else None
+    rng = app.get(BACKGROUND_ERRORS)
+    if kind is None and rng is not None and rng.random() < app[SETTINGS].fault_error_rate:
+        kind = "api_error"
+    if kind is None:
+        return None
+    latency = (fault.latency_ms if fault and fault.latency_ms is not None else 0) / 1000
+    if kind == "latency":
+        await asyncio.sleep(latency)
+        return None
+    if kind == "rate_limit":
+        # Stripe's SDKs do not retry rate-limit 429s: no Stripe-Should-Retry (UNVERIFIED).
+        raise RateLimitError(RATE_LIMIT_MESSAGE, code="rate_limit")
+    if kind == "lock_timeout":
+        request[SHOULD_RETRY] = "true"  # the SDKs "retry 429s caused by lock timeouts"
+        raise RateLimitError(LOCK_TIMEOUT_MESSAGE, code="lock_timeout")
+    if kind in ("disconnect", "timeout"):
+        waited = 0.0
+        while kind == "timeout" and waited < latency:
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                break
+            await asyncio.sleep(0.05)
+            waited += 0.05
+        if request.transport is not None:
+            request.transport.abort()
+        return web.Response(status=500)  # never reaches the client
+    if kind == "api_error_after_commit":
+        request[AFTER_COMMIT] = True
+        return None
+    # api_error: a 500 before any change, saved under the Idempotency-Key as Stripe saves 500s.
+    err = _internal_error(request)
+    key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
+    if key is not None and len(key) <= 255:
+        try:
+            params = decode_form(await request.read())
+        except StripeError:
+            params = None
+        store, now = app[STORE], app[CLOCK].now()
+        if params is not None and store.saved_result(
+                acct.id, key, now - app[SETTINGS].idempotency_ttl_seconds) is None:
+            store.save_result(acct.id, key, SavedResult(
+                now, fingerprint(request.method, request.path, params), err.status,
+                dumps(err.body()), request[REQUEST_ID]))
+    raise err
+
+
+def _internal_error(request: web.Request) -> ApiError:
+    return ApiError("An unknown error occurred. Request id: " + request[REQUEST_ID])
 
 
 def _check_header_values(request: web.Request) -> None:
@@ -145,6 +236,9 @@ def _run(request: web.Request, fn: Endpoint, acct: Account, params: dict[str, ob
     """Execute one resource function in one transaction, saving the idempotent result with it."""
     app = request.app
     store, settings, clock = app[STORE], app[SETTINGS], app[CLOCK]
+    ctx = app[CONTEXT]
+    # Whatever fell due runs first, so no request sees an overdue state.
+    _, due_queued = timers.run_due(ctx)
     now = clock.now()
     fp = ""
     if key is not None:
@@ -160,7 +254,7 @@ def _run(request: web.Request, fn: Endpoint, acct: Account, params: dict[str, ob
             return resp
     store.begin()
     try:
-        status, body = 200, fn(app[CONTEXT], acct, dict(request.match_info), params)
+        status, body = 200, fn(ctx, acct, dict(request.match_info), params)
     except StripeError as exc:
         if not exc.stored:
             store.rollback()
@@ -169,11 +263,23 @@ def _run(request: web.Request, fn: Endpoint, acct: Account, params: dict[str, ob
     except BaseException:
         store.rollback()
         raise
+    try:
+        queued = events.record(ctx, events.Cause(request[REQUEST_ID], key))
+    except BaseException:
+        store.rollback()
+        raise
+    if request.get(AFTER_COMMIT):
+        # The change and its events are committed; the client gets a 500, saved as the key's
+        # result (Stripe: "the idempotency layer caches the result of POST mutations that
+        # result in server errors").
+        status, body = 500, _internal_error(request).body()
     text = dumps(body)
     if key is not None:
         store.save_result(acct.id, key, SavedResult(now, fp, status, text, request[REQUEST_ID]))
         store.maybe_prune(now - settings.idempotency_ttl_seconds)
     store.commit()
+    if queued or due_queued:
+        app[DELIVERER].wake()
     resp = _json(status, with_public_urls(text, public_base(request)))
     if key is not None:
         resp.headers["Idempotency-Key"] = key
@@ -222,8 +328,14 @@ async def clock_advance(request: web.Request) -> web.StreamResponse:
     if not 0 <= seconds <= MAX_ADVANCE_SECONDS:
         raise InvalidRequestError(
             f"seconds must be between 0 and {MAX_ADVANCE_SECONDS}.", param="seconds")
-    clock = request.app[CLOCK]
+    app = request.app
+    clock = app[CLOCK]
     clock.advance(seconds)
+    app[STORE].set_meta("clock_now", str(clock.now()))
+    # Everything that fell due runs before the advance answers: timers, then the deliveries
+    # due (their attempts awaited).
+    timers.run_due(app[CONTEXT])
+    await app[DELIVERER].drain()
     return _clock_body(clock)
 
 
@@ -244,12 +356,25 @@ def create_app(settings: TestmodeSettings, *, clock: Clock | None = None) -> web
     app[IN_FLIGHT] = InFlight()
     if settings.rate_limit_per_second is not None:
         app[RATE_LIMITER] = RateLimiter(settings.rate_limit_per_second, app[CLOCK].time)
+    if settings.fault_error_rate > 0:
+        app[BACKGROUND_ERRORS] = random.Random(settings.fault_seed)
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         store = Store(settings.db_path)
         app[STORE] = store
-        app[CONTEXT] = Context(store, app[CLOCK], settings, policy)
+        clock = app[CLOCK]
+        # The clock never runs backwards across a restart: due timers stay due.
+        saved = store.meta("clock_now")
+        if saved is not None and int(saved) > clock.now():
+            clock.advance(int(saved) - clock.now())
+        ctx = Context(store, clock, settings, policy, Queue(store.db))
+        app[CONTEXT] = ctx
+        deliverer = Deliverer(ctx)
+        app[DELIVERER] = deliverer
+        await deliverer.start()
+        deliverer.wake()  # deliveries a previous run left pending
         yield
+        await deliverer.stop()
         store.close()
 
     app.cleanup_ctx.append(store_ctx)
@@ -257,6 +382,9 @@ def create_app(settings: TestmodeSettings, *, clock: Clock | None = None) -> web
         app.router.add_route(method, path, _endpoint(fn), expect_handler=_no_expect)
     app.router.add_get("/_testmode/clock", clock_get)
     app.router.add_post("/_testmode/clock/advance", clock_advance)
+    app.router.add_post(FAULTS_PATH, _endpoint(faults.create))
+    app.router.add_get(FAULTS_PATH, _endpoint(faults.list_))
+    app.router.add_delete(FAULTS_PATH + "/{id}", _endpoint(faults.delete))
     app.router.add_get(PAGE_ROUTE, page)
     app.router.add_post(PAGE_ROUTE, submit)
     app.router.add_route("*", "/{tail:.*}", _unrecognized)

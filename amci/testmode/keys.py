@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from amci.testmode.clock import Clock
+from amci.testmode.delivery import Deliverer
 from amci.testmode.idempotency import InFlight
 from amci.testmode.ratelimit import RateLimiter
 from amci.testmode.resources.context import Context
@@ -17,3 +18,4 @@ STORE = web.AppKey("testmode_store", Store)
 CONTEXT = web.AppKey("testmode_context", Context)
 IN_FLIGHT = web.AppKey("testmode_in_flight", InFlight)
 RATE_LIMITER = web.AppKey("testmode_rate_limiter", RateLimiter)  # absent when switched off
+DELIVERER = web.AppKey("testmode_deliverer", Deliverer)
