@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from amci.notify_store import SqliteNotifications
+
 
 class Claim(enum.Enum):
     STARTED = "started"  # the caller owns the key now and must finish or abandon it
@@ -77,6 +79,8 @@ class Records:
 
 
 class Store(Protocol):
+    notifications: SqliteNotifications
+
     async def claim(
         self, scope: str, key: str, request_hash: str, owner: str, now: float
     ) -> ClaimResult: ...
@@ -185,6 +189,7 @@ class SqliteStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
+        self.notifications = SqliteNotifications(self._db)
 
     async def claim(
         self, scope: str, key: str, request_hash: str, owner: str, now: float
