@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 NODE_DEPS := tests/node/node_modules/.package-lock.json
 
-.PHONY: run test lint bench bench-testmode bench-relay clean
+.PHONY: run test lint bench bench-testmode bench-relay bench-webhooks clean
 
 # Reinstall only when pyproject.toml changes; extras are recorded in the stamp name.
 $(VENV)/.installed-%: pyproject.toml
@@ -31,13 +31,16 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check amci billing_client httpkit tests bench
 	$(BIN)/mypy
 
-bench: bench-testmode bench-relay
+bench: bench-testmode bench-relay bench-webhooks
 
 bench-testmode: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.testmode
 
 bench-relay: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.relay
+
+bench-webhooks: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.webhooks
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

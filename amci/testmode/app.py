@@ -7,7 +7,6 @@ rendering) â†’ endpoint wrapper (idempotency, form decoding, one transaction) â†
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import random
@@ -29,14 +28,20 @@ from amci.testmode.errors import (
     StripeError,
     UnrecognizedURL,
 )
+from amci.testmode.fault_injection import apply_fault, internal_error
 from amci.testmode.idempotency import InFlight, check_key, fingerprint, mismatch
 from amci.testmode.keys import (
+    ACCOUNT,
+    AFTER_COMMIT,
+    BACKGROUND_ERRORS,
     CLOCK,
     CONTEXT,
     DELIVERER,
     IN_FLIGHT,
     RATE_LIMITER,
+    REQUEST_ID,
     SETTINGS,
+    SHOULD_RETRY,
     STORE,
 )
 from amci.testmode.pages import PAGE_ROUTE, page, public_base, submit, with_public_urls
@@ -56,22 +61,7 @@ _VERSION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:\.[a-z_]+)?$")
 MAX_BODY = 1024 * 1024
 MAX_ADVANCE_SECONDS = 10 * 366 * 86400
 
-ACCOUNT = web.RequestKey("testmode_account", Account)
-REQUEST_ID = web.RequestKey("testmode_request_id", str)
-# A fault to apply once the request's change is committed (api_error_after_commit).
-AFTER_COMMIT = web.RequestKey("testmode_after_commit", bool)
-SHOULD_RETRY = web.RequestKey("testmode_should_retry", str)
-BACKGROUND_ERRORS = web.AppKey("testmode_background_errors", random.Random)
 FAULTS_PATH = "/_testmode/faults"
-# docs.stripe.com/error-codes, lock_timeout and rate_limit.
-LOCK_TIMEOUT_MESSAGE = (
-    "This object cannot be accessed right now because another API request or Stripe process is"
-    " currently accessing it. If you see this error intermittently, retry the request. If you"
-    " see this error frequently and are making multiple concurrent requests to a single object,"
-    " make your requests serially or at a lower rate.")
-RATE_LIMIT_MESSAGE = ("Too many requests hit the API too quickly. We recommend an exponential"
-                      " backoff of your requests.")
-
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -87,6 +77,17 @@ def _error(exc: StripeError) -> web.Response:
 async def stripe_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     rid = new_id("req", 14)
     request[REQUEST_ID] = rid
+    deliverer = request.app.get(DELIVERER)
+    if deliverer is None or not request.path.startswith("/v1/"):
+        return await _stripe(request, handler, rid)
+    deliverer.request_started()
+    try:
+        return await _stripe(request, handler, rid)
+    finally:
+        deliverer.request_finished()
+
+
+async def _stripe(request: web.Request, handler: Handler, rid: str) -> web.StreamResponse:
     version = request.headers.get("Stripe-Version")
     try:
         v1 = request.path == "/v1" or request.path.startswith("/v1/")
@@ -105,7 +106,7 @@ async def stripe_middleware(request: web.Request, handler: Handler) -> web.Strea
                 version = None
                 raise InvalidRequestError(f"Invalid Stripe API version: {bad}")
             if v1:
-                early = await _apply_fault(request, acct)
+                early = await apply_fault(request, acct)
                 if early is not None:
                     return early
         response = await handler(request)
@@ -123,64 +124,6 @@ async def stripe_middleware(request: web.Request, handler: Handler) -> web.Strea
     if SHOULD_RETRY in request:
         response.headers["Stripe-Should-Retry"] = request[SHOULD_RETRY]
     return response
-
-
-async def _apply_fault(request: web.Request, acct: Account) -> web.StreamResponse | None:
-    """A fault of this account matching the request (``amci.testmode.faults``), or one drawn
-    by the background error rate. Returns a response to send instead of running the request
-    (or raises the error to answer)."""
-    app = request.app
-    ctx = app[CONTEXT]
-    fault = faults.take_request_fault(ctx, acct.id, request.method, request.path)
-    kind = fault.kind if fault else None
-    rng = app.get(BACKGROUND_ERRORS)
-    if kind is None and rng is not None and rng.random() < app[SETTINGS].fault_error_rate:
-        kind = "api_error"
-    if kind is None:
-        return None
-    latency = (fault.latency_ms if fault and fault.latency_ms is not None else 0) / 1000
-    if kind == "latency":
-        await asyncio.sleep(latency)
-        return None
-    if kind == "rate_limit":
-        # Stripe's SDKs do not retry rate-limit 429s: no Stripe-Should-Retry (UNVERIFIED).
-        raise RateLimitError(RATE_LIMIT_MESSAGE, code="rate_limit")
-    if kind == "lock_timeout":
-        request[SHOULD_RETRY] = "true"  # the SDKs "retry 429s caused by lock timeouts"
-        raise RateLimitError(LOCK_TIMEOUT_MESSAGE, code="lock_timeout")
-    if kind in ("disconnect", "timeout"):
-        waited = 0.0
-        while kind == "timeout" and waited < latency:
-            transport = request.transport
-            if transport is None or transport.is_closing():
-                break
-            await asyncio.sleep(0.05)
-            waited += 0.05
-        if request.transport is not None:
-            request.transport.abort()
-        return web.Response(status=500)  # never reaches the client
-    if kind == "api_error_after_commit":
-        request[AFTER_COMMIT] = True
-        return None
-    # api_error: a 500 before any change, saved under the Idempotency-Key as Stripe saves 500s.
-    err = _internal_error(request)
-    key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
-    if key is not None and len(key) <= 255:
-        try:
-            params = decode_form(await request.read())
-        except StripeError:
-            params = None
-        store, now = app[STORE], app[CLOCK].now()
-        if params is not None and store.saved_result(
-                acct.id, key, now - app[SETTINGS].idempotency_ttl_seconds) is None:
-            store.save_result(acct.id, key, SavedResult(
-                now, fingerprint(request.method, request.path, params), err.status,
-                dumps(err.body()), request[REQUEST_ID]))
-    raise err
-
-
-def _internal_error(request: web.Request) -> ApiError:
-    return ApiError("An unknown error occurred. Request id: " + request[REQUEST_ID])
 
 
 def _check_header_values(request: web.Request) -> None:
@@ -272,7 +215,7 @@ def _run(request: web.Request, fn: Endpoint, acct: Account, params: dict[str, ob
         # The change and its events are committed; the client gets a 500, saved as the key's
         # result (Stripe: "the idempotency layer caches the result of POST mutations that
         # result in server errors").
-        status, body = 500, _internal_error(request).body()
+        status, body = 500, internal_error(request).body()
     text = dumps(body)
     if key is not None:
         store.save_result(acct.id, key, SavedResult(now, fp, status, text, request[REQUEST_ID]))
@@ -369,6 +312,7 @@ def create_app(settings: TestmodeSettings, *, clock: Clock | None = None) -> web
             clock.advance(int(saved) - clock.now())
         ctx = Context(store, clock, settings, policy, Queue(store.db))
         app[CONTEXT] = ctx
+        timers.adopt_unscheduled_authorizations(ctx)
         deliverer = Deliverer(ctx)
         app[DELIVERER] = deliverer
         await deliverer.start()

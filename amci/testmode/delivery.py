@@ -37,8 +37,21 @@ PRUNE_EVERY_SECONDS = 3600
 
 
 class Deliverer:
+    """Delivers the outbox. API requests come first: while the API is serving (a request in
+    flight or one within ``QUIET_SECONDS``; kept by the server's middleware) deliveries start one
+    at a time, at most every ``PACE_SECONDS``, so a burst of API traffic is not slowed by the
+    deliveries it causes; they catch up ``webhook_concurrency`` at a time once it is quiet.
+    ``drain`` (the clock advance) ignores the pacing."""
+
+    QUIET_SECONDS = 0.05
+    PACE_SECONDS = 0.02
+
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self.busy = 0
+        self._last_api = 0.0
+        self._last_paced = 0.0
+        self._backlog = False
         self.settings = ctx.settings
         self._wake = asyncio.Event()
         self._in_flight: dict[int, asyncio.Task[None]] = {}
@@ -70,8 +83,9 @@ class Deliverer:
 
     async def _run(self) -> None:
         while True:
+            wait = self.PACE_SECONDS if self._backlog else self.settings.sweep_interval_seconds
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.sweep_interval_seconds)
+                await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()
             try:
                 self.sweep()
@@ -91,7 +105,7 @@ class Deliverer:
         """Deliver everything due now and wait for those attempts (the clock advance answers
         after them, so a test sees the retry the advance made due)."""
         while True:
-            self._start_due()
+            self._start_due(force=True)
             if not self._in_flight:
                 return
             await asyncio.gather(*list(self._in_flight.values()), return_exceptions=True)
@@ -99,12 +113,23 @@ class Deliverer:
                                                  set(self._in_flight)):
                 return
 
-    def _start_due(self) -> None:
-        free = self.settings.webhook_concurrency - len(self._in_flight)
+    def _start_due(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        quiet = force or (not self.busy and now - self._last_api >= self.QUIET_SECONDS)
+        if quiet:
+            free = self.settings.webhook_concurrency - len(self._in_flight)
+        elif now - self._last_paced >= self.PACE_SECONDS:
+            free = min(1, self.settings.webhook_concurrency_under_load - len(self._in_flight))
+        else:
+            free = 0
+        due = self.ctx.queue.due_deliveries(self.ctx.clock.now(), max(free, 1),
+                                            set(self._in_flight))
+        self._backlog = bool(due) and free < len(due) + 1
         if free <= 0:
             return
-        for d in self.ctx.queue.due_deliveries(self.ctx.clock.now(), free,
-                                               set(self._in_flight)):
+        if not quiet and due:
+            self._last_paced = now
+        for d in due[:free]:
             task = asyncio.create_task(self._deliver(d))
             self._in_flight[d.seq] = task
             task.add_done_callback(functools.partial(self._done, d.seq))
@@ -112,6 +137,14 @@ class Deliverer:
     def _done(self, seq: int, _task: asyncio.Task[None]) -> None:
         self._in_flight.pop(seq, None)
         self._wake.set()  # more may be waiting for a free slot
+
+    def request_started(self) -> None:
+        self.busy += 1
+        self._last_api = time.monotonic()
+
+    def request_finished(self) -> None:
+        self.busy -= 1
+        self._last_api = time.monotonic()
 
     def _prune(self) -> None:
         oldest = self.ctx.clock.now() - events.RETENTION_SECONDS

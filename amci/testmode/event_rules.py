@@ -50,8 +50,7 @@ def previous_attributes(before: Json, after: Json) -> Json:
         if old == new:
             continue
         if isinstance(old, dict) and isinstance(new, dict):
-            inner = previous_attributes(old, new)
-            out[key] = {k: inner.get(k) for k in inner}
+            out[key] = previous_attributes(old, new)
         else:
             out[key] = old
     return out

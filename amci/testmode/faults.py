@@ -105,6 +105,8 @@ def _take(ctx: Context, account: str, kinds: tuple[str, ...], method: str | None
 def take_request_fault(ctx: Context, account: str, method: str, path: str) -> Fault | None:
     """The first (oldest) request fault matching this request, used up in its own
     transaction: one fault per request."""
+    if not has_faults(ctx, account):  # the common case: no transaction at all
+        return None
     ctx.store.begin()
     try:
         taken = _take(ctx, account, REQUEST_KINDS, method, path, first_only=True)

@@ -40,8 +40,10 @@ class TestmodeSettings(BaseModel):
     webhook_retry_schedule_seconds: Annotated[
         tuple[Annotated[StrictInt, Field(gt=0)], ...], Field(strict=False, max_length=20)] = (
         600, 3600, 10800)
-    # Deliveries in flight at once (all endpoints).
+    # Deliveries in flight at once (all endpoints) while the API is idle, and while API
+    # requests are being served: the API goes first, deliveries catch up when it is quiet.
     webhook_concurrency: Annotated[StrictInt, Field(gt=0, le=256)] = 32
+    webhook_concurrency_under_load: Annotated[StrictInt, Field(gt=0, le=256)] = 1
     # Time-driven test behaviour (Stripe does these "shortly after"; delays UNVERIFIED).
     refund_failure_delay_seconds: Annotated[StrictInt, Field(ge=0)] = 60
     dispute_open_delay_seconds: Annotated[StrictInt, Field(ge=0)] = 0

@@ -321,6 +321,16 @@ class Store:
             raise
         self._db.execute("COMMIT")
 
+    def all_with_status(self, kind: str, status: str) -> list[tuple[str, Row]]:
+        """(account, row) of every object of ``kind`` in ``status``, across accounts (a full
+        scan: for start-up only)."""
+        return [
+            (r[0], Row(r[1], r[2], r[3], json.loads(r[4]), json.loads(r[5])))
+            for r in self._db.execute(
+                "SELECT account, seq, id, kind, data, internal FROM objects WHERE kind=?"
+                " AND json_extract(data, '$.status')=?", (kind, status))
+        ]
+
     def count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM objects").fetchone()[0])
 

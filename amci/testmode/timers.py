@@ -33,6 +33,28 @@ HANDLERS: dict[str, Callable[[Context, Timer], None]] = {
 }
 
 
+def adopt_unscheduled_authorizations(ctx: Context) -> int:
+    """Stores written before expiry was a timer hold uncaptured authorizations with no timer:
+    give each one (at start-up), so none stays capturable past ``capture_before``."""
+    adopted = 0
+    ctx.store.begin()
+    for account, row in ctx.store.all_with_status("payment_intent", "requires_capture"):
+        due = row.internal.get("capture_before")
+        if due is None:
+            authorized_at = row.internal.get("authorized_at")
+            if authorized_at is None:
+                continue
+            due = authorized_at + ctx.settings.authorization_validity_seconds
+            row.internal["capture_before"] = due
+            ctx.store.update(account, row.data, row.internal, f1=row.data["customer"])
+        if not any(t.kind == "authorization_expiry" for t in ctx.queue.timers_for(account, row.id)):
+            ctx.queue.schedule(account, "authorization_expiry", row.id, int(due))
+            adopted += 1
+    ctx.store.journal = []  # bookkeeping, not a change of state: no events
+    ctx.store.commit()
+    return adopted
+
+
 def run_due(ctx: Context) -> tuple[int, int]:
     """Run every timer due by the clock's now, oldest first. Returns (timers run, deliveries
     queued by their events)."""

@@ -108,6 +108,16 @@ async def setup_intent_with_customer(c: stripe.StripeClient, env: Env) -> None:
     assert si.status == "succeeded"
 
 
+async def setup_intent_three_d_secure(c: stripe.StripeClient, env: Env) -> None:
+    cus = await c.v1.customers.create_async()
+    si = await c.v1.setup_intents.create_async(
+        {"customer": cus.id, "payment_method": "pm_card_authenticationRequired",
+         "confirm": True, "return_url": "https://shop.example/done"})
+    assert si.status == "requires_action"
+    await press(env.http, next_action_url(si), COMPLETE, follow=False)
+    assert (await c.v1.setup_intents.retrieve_async(si.id)).status == "succeeded"
+
+
 async def customer_lifecycle(c: stripe.StripeClient, env: Env) -> None:
     cus = await c.v1.customers.create_async({"email": "a@example.com"})
     await c.v1.customers.update_async(cus.id, {"name": "Ada"})
@@ -165,7 +175,8 @@ FLOWS: dict[str, Flow] = {f.__name__: f for f in (
     card_automatic_capture, card_declined, three_d_secure_required, three_d_secure_completed,
     three_d_secure_failed, manual_capture_then_capture,
     manual_capture_then_cancel, authorization_expiry, refund, refund_failure,
-    setup_intent_with_customer, customer_lifecycle, dispute_chargeback_won,
+    setup_intent_with_customer, setup_intent_three_d_secure, customer_lifecycle,
+    dispute_chargeback_won,
     dispute_chargeback_lost, dispute_inquiry_accepted)}
 
 
@@ -220,3 +231,10 @@ async def test_event_shape_request_and_previous_attributes(
     assert (await client.v1.events.list_async()).data == []
     with pytest.raises(stripe.InvalidRequestError):
         await client.v1.events.retrieve_async(created.id)
+
+
+def test_the_docs_show_the_table() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "testmode.md").read_text()
+    for flow, types in SEQUENCES.items():
+        if flow != "_comment":
+            assert f"| `{flow}` | {', '.join(f'`{t}`' for t in types)} |" in docs, flow

@@ -4,6 +4,7 @@ on the clock; a restart between failure and retry; expiry events with no other r
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -91,6 +92,24 @@ async def test_every_delivery_verifies_and_forgeries_do_not(
                                    we.secret)
     # Delivered: nothing pending.
     assert all(e.pending_webhooks == 0 for e in (await client.v1.events.list_async()).data)
+
+
+async def test_the_secret_is_never_logged(
+    client: stripe.StripeClient, receiver: Receiver, caplog: pytest.LogCaptureFixture,
+    http: aiohttp.ClientSession, stripe_base_url: str,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    receiver.statuses = [500]
+    we = await _endpoint(client, receiver.url, ["customer.created"])
+    await client.v1.customers.create_async()
+    await receiver.wait_for(1)
+    await advance_clock(http, stripe_base_url, 600)
+    assert len(receiver.received) == 2
+    # The server's lines (ours and aiohttp's); the stripe SDK's own DEBUG lines are the client's.
+    server_lines = [r.getMessage() for r in caplog.records if not r.name.startswith("stripe")]
+    assert we.secret is not None
+    assert any("webhook" in line for line in server_lines)  # the failed delivery was logged
+    assert not [line for line in server_lines if "whsec_" in line]
 
 
 async def test_only_selected_events_and_enabled_endpoints(
