@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 NODE_DEPS := tests/node/node_modules/.package-lock.json
 
-.PHONY: run test lint bench bench-testmode bench-relay bench-webhooks clean
+.PHONY: run test lint system-packages bench bench-testmode bench-relay bench-webhooks clean
 
 # Reinstall only when pyproject.toml changes; extras are recorded in the stamp name.
 $(VENV)/.installed-%: pyproject.toml
@@ -17,8 +17,20 @@ $(VENV)/.installed-%: pyproject.toml
 run: $(VENV)/.installed-speed
 	$(BIN)/python -m amci.stack
 
-test: lint $(NODE_DEPS)
+test: lint $(NODE_DEPS) system-packages
 	$(BIN)/python -m pytest -q
+
+# The store, replica and topology tests start a throwaway PostgreSQL cluster from the Debian
+# server binaries (tests/conftest.py) and HAProxy in front of AMCI replicas
+# (tests/e2e/test_topology.py); a fresh machine gets the packages first.
+system-packages:
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || missing="$$missing haproxy"; \
+	if [ -n "$$missing" ]; then \
+		echo "make test: installing the Debian packages the tests start:$$missing (apt-get install -y$$missing)"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
 
 # stripe-node for the second-SDK test: installed from the lock file only when node_modules is
 # missing or older than the lock (npm ci writes node_modules/.package-lock.json).

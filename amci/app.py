@@ -1,8 +1,9 @@
 """``create_app(settings, *, …)`` → the AMCI proxy as an aiohttp application.
 
 Resources, each opened and closed in one ``cleanup_ctx`` generator, in order:
-store (SQLite) → HTTP session → embedded Stripe test-mode server (unless ``test_api_base`` is
-configured) → relay (one ``stripe.StripeClient`` per mode on that session) → idempotency pruner.
+store (SQLite or PostgreSQL, by URL) → HTTP session → embedded Stripe test-mode server
+(unless ``test_api_base`` is configured) → relay (one ``stripe.StripeClient`` per mode on that
+session; rate limits in process, or shared through PostgreSQL) → idempotency pruner.
 
 One middleware does the request id, the access log line, the request metrics and the error
 envelope; ``/v1`` routes are authenticated there too (``auth.authenticate``).
@@ -24,14 +25,15 @@ from aiohttp import web
 
 from amci import auth, contract, handlers, keys, logs, money
 from amci.errors import AmciError, CardInvalid, PolicyRefusal, parameter_invalid
-from amci.limiter import Limiter
+from amci.limiter import Limiter, LocalLimits, RateLimits, SharedLimits
 from amci.logs import log
 from amci.metrics import Metrics, create_metrics
 from amci.outbox import Outbox, outbox_ctx
 from amci.relay import Relay, Upstream
 from amci.sealing import Sealer
 from amci.settings import Settings
-from amci.store import SqliteStore, Store
+from amci.store import Store, open_store
+from amci.store.postgres import PostgresStore
 from amci.webhooks import Registrar
 from httpkit.serving import GuardedRunner
 
@@ -52,7 +54,7 @@ def create_app(
     metrics: Metrics | None = None,
 ) -> web.Application:
     """``session``: the network (injected by tests and the benchmark; else one is made);
-    ``store``: records (else SQLite at ``settings.store.db_path``); ``clock``: wall-clock seconds
+    ``store``: records (else the store ``settings.store`` names); ``clock``: wall-clock seconds
     for TTLs and card expiry."""
     app = web.Application(middlewares=[_middleware], client_max_size=contract.MAX_BODY)
     app[keys.SETTINGS] = settings
@@ -87,7 +89,8 @@ def create_app(
 
 def _store_ctx(injected: Store | None) -> Ctx:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        store = injected if injected is not None else SqliteStore(app[keys.SETTINGS].store.db_path)
+        url = app[keys.SETTINGS].store.resolved_url
+        store = injected if injected is not None else await open_store(url)
         app[keys.STORE] = store
         yield
         if injected is None:
@@ -156,16 +159,32 @@ async def _relay_ctx(app: web.Application) -> AsyncIterator[None]:
     def limiter(rate: float) -> Limiter | None:
         return Limiter(rate, max_wait=rl.max_wait_seconds) if rl.enabled else None
 
+    store = app[keys.STORE]
+    limits: RateLimits
+    if rl.enabled and isinstance(store, PostgresStore):
+        # Replicas share one store: Stripe's limits are shared through it too.
+        accounts = {fp: sub.id for sub in settings.subscriptions for fp in sub.key_fingerprints}
+
+        def account_of(key: auth.ApiKey) -> str:
+            # A subscription's keys share its account's limit; a key admitted by
+            # allow_any_test_key may be any test account: its own.
+            return accounts.get(key.fingerprint) or f"key-{key.fingerprint[:32]}"
+
+        limits = SharedLimits(
+            store, account_of=account_of,
+            per_second={auth.Mode.TEST: rl.test_per_second, auth.Mode.LIVE: rl.live_per_second},
+            endpoint_per_second=rl.endpoint_per_second, max_wait=rl.max_wait_seconds,
+        )
+    else:
+        limits = LocalLimits({auth.Mode.TEST: limiter(rl.test_per_second),
+                              auth.Mode.LIVE: limiter(rl.live_per_second)})
     relay = Relay(
         app[keys.SESSION],
         {
             auth.Mode.TEST: upstream(app[keys.TEST_API_BASE]),
             auth.Mode.LIVE: upstream(up.live_api_base),
         },
-        limiters={
-            auth.Mode.TEST: limiter(rl.test_per_second),
-            auth.Mode.LIVE: limiter(rl.live_per_second),
-        },
+        limits=limits,
         metrics=app[keys.METRICS],
         logger=app[keys.LOGGER],
     )

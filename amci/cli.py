@@ -1,6 +1,6 @@
 """`amci` command line: the only place that reads argv and config files.
 
-    amci serve [--config config/amci.yaml] [--host H] [--port P]
+    amci serve [--config config/amci.yaml] [--host H] [--port P] [--store URL | --db PATH]
     amci stripe-testmode --host 127.0.0.1 --port PORT [--db PATH]
     amci testmode-listen --api-base URL --api-key KEY --forward-to URL [--events a,b]
 """
@@ -124,8 +124,11 @@ def _run_serve(args: argparse.Namespace) -> int:
         flags["host"] = args.host
     if args.port is not None:
         flags["port"] = args.port
+    overrides: dict[str, dict[str, object]] = {"server": flags} if flags else {}
+    if args.store or args.db:
+        overrides["store"] = {"url": args.store or f"sqlite:///{args.db}"}
     try:
-        settings = load_settings(config, os.environ, {"server": flags} if flags else None)
+        settings = load_settings(config, os.environ, overrides or None)
     except SettingsError as exc:
         raise SystemExit(f"amci serve: {config or 'settings'}: {exc}") from None
     if settings.notifications.encryption_key is None:
@@ -157,6 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    where = serve.add_mutually_exclusive_group()
+    where.add_argument("--store", metavar="URL",
+                       help="sqlite:///PATH or postgresql://USER@HOST:PORT/DB (store.url)")
+    where.add_argument("--db", metavar="PATH", help="shorthand for --store sqlite:///PATH")
     serve.set_defaults(func=_run_serve)
 
     testmode = sub.add_parser("stripe-testmode", help="run the Stripe-compatible test-mode server")

@@ -18,7 +18,9 @@
     │                          409 invalid_request_error      idempotency_key_in_use
     ├── RateLimited            429 invalid_request_error      rate_limit (AMCI's own limiter)
     ├── UpstreamError          Stripe's status/type/code/decline_code/message, relayed as is
-    └── UpstreamUnavailable    502/503 api_error              upstream_unavailable
+    ├── UpstreamUnavailable    502/503 api_error              upstream_unavailable
+    └── StoreUnavailable       503 api_error                  store_unavailable (PostgreSQL
+                                                              unreachable)
 
 Anything else escaping a handler is a bug: the middleware answers 500 ``api_error`` without
 detail (never the exception text, which could quote input) and logs the traceback.
@@ -189,6 +191,19 @@ class AuthenticationRequired(AmciError):
     @property
     def cacheable(self) -> bool:
         return True
+
+
+class StoreUnavailable(AmciError):
+    """AMCI's shared store (PostgreSQL) can't be reached: nothing was decided, retry."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            503,
+            "api_error",
+            "store_unavailable",
+            "AMCI's store could not be reached. Retry with the same Idempotency-Key.",
+            retryable=True,
+        )
 
 
 def parameter_missing(param: str) -> InvalidRequest:

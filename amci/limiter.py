@@ -1,5 +1,10 @@
-"""Per-key rate limiter that keeps AMCI under Stripe's limits (docs.stripe.com/rate-limits:
-100 requests/s live, 25/s in test mode/sandbox).
+"""Rate limits that keep AMCI under Stripe's (docs.stripe.com/rate-limits: 100 requests/s live,
+25/s in test mode/sandbox, per account; 25/s per endpoint unless noted otherwise).
+
+``RateLimits`` is what the relay asks before each upstream call: ``LocalLimits`` in one process
+(SQLite deployments), ``SharedLimits`` across replicas (PostgreSQL deployments).
+
+``Limiter``, the in-process one:
 
 A GCRA (the virtual-scheduling form of a token bucket) per Stripe key fingerprint: calls are
 spaced ``1/rate`` apart with a small burst allowance; a call over the rate is told how long to
@@ -10,9 +15,28 @@ than ``max_wait`` is refused (AMCI's own 429) rather than queued without bound.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
+from amci.auth import ApiKey, Mode
 from amci.errors import RateLimited
+
+# The shared limiter books slots at this share of Stripe's limit, one emission interval
+# T = 1 / (0.9 × limit) apart, with no burst. A call reaches Stripe some delay after its slot;
+# if that delay varies by at most J, the calls arriving in any one-second window had slots in
+# a window of 1 + J seconds: at most (1 + J) / T = 0.9 × (1 + J) × limit of them, within the
+# limit for J up to 0.11 s (event-loop and network jitter).
+SHARED_HEADROOM = 0.9
+
+
+class RateLimits(Protocol):
+    # True: a call must leave at its slot (a late one books again; ``Relay._take_slot``).
+    strict: bool
+
+    async def reserve(self, mode: Mode, key: ApiKey, endpoint: str) -> float:
+        """Seconds to wait before calling ``endpoint`` with ``key`` (0: now); raises
+        ``RateLimited`` when the wait would exceed the configured maximum."""
+        ...
 
 
 class Limiter:
@@ -48,3 +72,59 @@ class Limiter:
     def _forget_idle(self, now: float) -> None:
         for key in [k for k, tat in self._tat.items() if tat < now]:
             del self._tat[key]
+
+
+class LocalLimits:
+    """One process: a ``Limiter`` per mode, keyed by the key's fingerprint (None: unlimited)."""
+
+    strict = False  # a burst allowance by design: a late call just uses it
+
+    def __init__(self, limiters: Mapping[Mode, Limiter | None]) -> None:
+        self._limiters = dict(limiters)
+
+    async def reserve(self, mode: Mode, key: ApiKey, endpoint: str) -> float:
+        limiter = self._limiters.get(mode)
+        return 0.0 if limiter is None else limiter.reserve(key.fingerprint)
+
+
+class SlotBook(Protocol):
+    """Shared GCRA state (``PostgresStore.book_slot``): books one call in every bucket, each
+    given as (name, emission interval in seconds), at the earliest time all of them allow;
+    returns the seconds to wait, or None (nothing booked) if that is beyond ``max_wait``."""
+
+    async def book_slot(
+        self, buckets: Sequence[tuple[str, float]], max_wait: float
+    ) -> float | None: ...
+
+
+class SharedLimits:
+    """Stripe's limits across every replica on one PostgreSQL: one bucket per Stripe account
+    and mode (a subscription's keys together) and one per endpoint of it."""
+
+    strict = True
+
+    def __init__(
+        self,
+        book: SlotBook,
+        *,
+        account_of: Callable[[ApiKey], str],
+        per_second: Mapping[Mode, float],
+        endpoint_per_second: float,
+        max_wait: float,
+    ) -> None:
+        self._book = book
+        self._account_of = account_of
+        self._emission = {mode: 1.0 / (rate * SHARED_HEADROOM)
+                          for mode, rate in per_second.items()}
+        self._endpoint_emission = 1.0 / (endpoint_per_second * SHARED_HEADROOM)
+        self._max_wait = max_wait
+
+    async def reserve(self, mode: Mode, key: ApiKey, endpoint: str) -> float:
+        account = f"{mode.value}:{self._account_of(key)}"
+        wait = await self._book.book_slot(
+            [(account, self._emission[mode]), (f"{account}:{endpoint}", self._endpoint_emission)],
+            self._max_wait,
+        )
+        if wait is None:
+            raise RateLimited()
+        return wait

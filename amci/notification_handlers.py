@@ -8,7 +8,7 @@ from aiohttp import web
 from amci import contract, keys
 from amci import handler_tools as tools
 from amci.errors import NotFound, parameter_invalid
-from amci.notify_store import Notification
+from amci.store.notifications import Notification
 
 MAX_LIST = 100
 

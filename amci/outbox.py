@@ -31,8 +31,8 @@ from amci import contract, keys, money, notifications
 from amci.auth import ApiKey
 from amci.errors import AmciError
 from amci.logs import log
-from amci.notify_store import Notification
 from amci.sealing import SealingError
+from amci.store.notifications import Notification
 from amci.views import payment_view
 
 BATCH = 20

@@ -34,6 +34,7 @@ from pydantic import (
 )
 
 from amci import money
+from amci.store.base import StoreUrl, StoreUrlError
 
 _FINGERPRINT_RE = re.compile(r"^[0-9a-f]{64}$")
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -65,8 +66,25 @@ class ServerSettings(_Section):
 
 
 class StoreSettings(_Section):
-    # SQLite file for idempotency and payment/card records; ":memory:" keeps nothing.
+    # sqlite:///PATH (one AMCI process) or postgresql://user@host:port/db (any number of
+    # replicas sharing idempotency and Stripe's rate limits). None: SQLite at db_path.
+    url: StrictStr | None = None
+    # Shorthand for sqlite:///db_path; ":memory:" keeps nothing.
     db_path: StrictStr = "var/amci.sqlite3"
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                StoreUrl.parse(value)
+            except StoreUrlError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @property
+    def resolved_url(self) -> str:
+        return self.url if self.url is not None else f"sqlite:///{self.db_path}"
 
 
 class UpstreamSettings(_Section):
@@ -87,6 +105,9 @@ class RateLimitSettings(_Section):
     live_per_second: Positive = 100.0
     # A caller waits at most this long for its turn; beyond it AMCI answers 429 itself.
     max_wait_seconds: Annotated[float, Field(ge=0)] = 5.0
+    # docs.stripe.com/rate-limits: "Individual API endpoints (unless otherwise noted): 25
+    # requests per second". Enforced across replicas with a PostgreSQL store.
+    endpoint_per_second: Positive = 25.0
 
 
 class IdempotencySettings(_Section):

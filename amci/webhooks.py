@@ -32,8 +32,8 @@ from amci import contract, keys, notifications
 from amci.auth import Mode, Principal
 from amci.errors import AmciError, InvalidRequest, NotFound
 from amci.logs import log
-from amci.notify_store import Endpoint, NewNotification
 from amci.sealing import SealingError
+from amci.store.notifications import Endpoint, NewNotification
 
 MAX_EVENT_BYTES = 512 * 1024
 

@@ -137,3 +137,28 @@ def test_testmode_settings_refuse_unknown_keys() -> None:
         TestmodeSettings.model_validate({"db_pth": "x"})
     with pytest.raises(ValidationError):
         TestmodeSettings(request_header_timeout_seconds=0)
+
+
+def test_store_url_from_file_env_or_the_db_path_shorthand(tmp_path: Path) -> None:
+    shipped = load_settings(ROOT / "config" / "amci.yaml", env={})
+    assert shipped.store.resolved_url == "sqlite:///var/amci.sqlite3"
+    assert Settings().store.resolved_url == "sqlite:///var/amci.sqlite3"
+    moved = load_settings(None, env={"AMCI_STORE__DB_PATH": "/srv/amci.sqlite3"})
+    assert moved.store.resolved_url == "sqlite:////srv/amci.sqlite3"
+    shared = load_settings(ROOT / "config" / "amci.yaml",
+                           env={"AMCI_STORE__URL": "postgresql://amci@db:5432/amci"})
+    assert shared.store.resolved_url == "postgresql://amci@db:5432/amci"
+    cfg = tmp_path / "amci.yaml"
+    cfg.write_text("store:\n  url: mysql://db/amci\n")
+    with pytest.raises(SettingsError, match=r"^store\.url: unsupported store scheme 'mysql'"):
+        load_settings(cfg, env={})
+
+
+def test_serve_flags_name_the_store() -> None:
+    from amci.cli import build_parser
+
+    args = build_parser().parse_args(["serve", "--store", "postgresql://amci@db/amci"])
+    assert (args.store, args.db) == ("postgresql://amci@db/amci", None)
+    assert build_parser().parse_args(["serve", "--db", "x.sqlite3"]).db == "x.sqlite3"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--db", "x.sqlite3", "--store", "sqlite:///y"])

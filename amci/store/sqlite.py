@@ -1,7 +1,4 @@
-"""AMCI's records: idempotency results, saved cards (token → customer) and payments.
-
-A small async interface (``Store``) so PostgreSQL can join later without touching handlers, and
-the SQLite implementation used by default (stdlib ``sqlite3``, WAL, indexed).
+"""``Store`` on SQLite (stdlib ``sqlite3``, WAL, indexed): the default, one AMCI process per file.
 
 Why the SQLite calls run on the event loop thread: every statement is one short indexed
 read/write on a local file (tens of microseconds with WAL and ``synchronous=NORMAL``), cheaper than
@@ -9,147 +6,30 @@ a thread hop, and running them between awaits makes the idempotency claim atomic
 process for free. ``synchronous=NORMAL`` in WAL mode survives a process crash (what a restart in
 the middle of retries needs); a power loss could drop the last commits.
 
-Nothing secret is stored: no card number, no CVC, no API key; request bodies only as an HMAC
-keyed by the caller's API key (see ``auth.ApiKey.mac``).
+One process per file, enforced (``StoreInUse``): a key left in flight by another owner was left
+by a previous process (a crash or restart mid-request), so it is taken over at once. Several
+AMCI processes share state through PostgreSQL (``amci.store.postgres``), not one SQLite file.
 """
 
 from __future__ import annotations
 
 import contextlib
-import enum
+import fcntl
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO
 
-from amci.notify_store import SqliteNotifications
-
-
-class Claim(enum.Enum):
-    STARTED = "started"  # the caller owns the key now and must finish or abandon it
-    REPLAY = "replay"  # a finished result exists for the same request
-    MISMATCH = "mismatch"  # the key was used with other parameters
-    IN_FLIGHT = "in_flight"  # another request holds the key right now
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimResult:
-    claim: Claim
-    status: int = 0
-    body: bytes = b""
-
-
-@dataclass(frozen=True, slots=True)
-class CardRecord:
-    token: str
-    customer: str
-    brand: str
-    last4: str
-    exp_month: int
-    exp_year: int
-    livemode: bool
-
-
-@dataclass(frozen=True, slots=True)
-class PaymentRecord:
-    id: str
-    currency: str
-    amount_minor: int
-    capture: bool
-    status: str
-    reference: str | None
-    livemode: bool
-
-
-@dataclass(slots=True)
-class Records:
-    """The records one request's work produced, in one scope. They are written in the same
-    transaction as the request's idempotent result (``finish``/``abandon``), or on their own
-    (``save``) when the request has no ``Idempotency-Key``: one commit per request instead of
-    one per record. ``now``: the request's wall-clock time, for created/updated columns."""
-
-    scope: str
-    now: float
-    cards: list[CardRecord] = field(default_factory=list)
-    payments: list[PaymentRecord] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(self.cards or self.payments)
-
-
-class Store(Protocol):
-    notifications: SqliteNotifications
-
-    async def claim(
-        self, scope: str, key: str, request_hash: str, owner: str, now: float
-    ) -> ClaimResult: ...
-
-    async def finish(
-        self, scope: str, key: str, status: int, body: bytes, records: Records | None = None
-    ) -> None: ...
-
-    async def abandon(self, scope: str, key: str, records: Records | None = None) -> None: ...
-
-    async def save(self, records: Records) -> None: ...
-
-    async def prune(self, older_than: float) -> int: ...
-
-    async def put_card(self, scope: str, card: CardRecord, now: float) -> None: ...
-
-    async def card(self, scope: str, token: str) -> CardRecord | None: ...
-
-    async def forget_card(self, scope: str, token: str) -> None: ...
-
-    async def put_payment(self, scope: str, payment: PaymentRecord, now: float) -> None: ...
-
-    async def payment(self, scope: str, payment_id: str) -> PaymentRecord | None: ...
-
-    async def ping(self) -> None: ...
-
-    async def close(self) -> None: ...
-
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS idempotency (
-    scope TEXT NOT NULL,
-    key TEXT NOT NULL,
-    request_hash TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('in_flight', 'done')),
-    owner TEXT NOT NULL,
-    status INTEGER,
-    body BLOB,
-    created_at REAL NOT NULL,
-    PRIMARY KEY (scope, key)
-);
-CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency (created_at);
-CREATE TABLE IF NOT EXISTS cards (
-    scope TEXT NOT NULL,
-    token TEXT NOT NULL,
-    customer TEXT NOT NULL,
-    brand TEXT NOT NULL,
-    last4 TEXT NOT NULL,
-    exp_month INTEGER NOT NULL,
-    exp_year INTEGER NOT NULL,
-    livemode INTEGER NOT NULL,
-    created_at REAL NOT NULL,
-    PRIMARY KEY (scope, token)
-);
-CREATE TABLE IF NOT EXISTS payments (
-    scope TEXT NOT NULL,
-    id TEXT NOT NULL,
-    currency TEXT NOT NULL,
-    amount_minor INTEGER NOT NULL,
-    capture INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    reference TEXT,
-    livemode INTEGER NOT NULL,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    PRIMARY KEY (scope, id)
-);
-"""
-
+from amci.store import migrations
+from amci.store.base import (
+    IN_FLIGHT_STALE_SECONDS,
+    CardRecord,
+    Claim,
+    ClaimResult,
+    PaymentRecord,
+    Records,
+)
+from amci.store.notifications import SqliteNotifications
 
 _FINISH = (
     "UPDATE idempotency SET state = 'done', status = ?, body = ? WHERE scope = ? AND key = ?"
@@ -182,13 +62,15 @@ class SqliteStore:
     """``Store`` on one SQLite connection (one AMCI process per database file)."""
 
     def __init__(self, path: str) -> None:
+        self._lock: BinaryIO | None = None
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._lock = _hold(path)
         self._db = sqlite3.connect(path, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
+        migrate(self._db)
         self.notifications = SqliteNotifications(self._db)
 
     async def claim(
@@ -196,31 +78,32 @@ class SqliteStore:
     ) -> ClaimResult:
         db = self._db
         inserted = db.execute(
-            "INSERT INTO idempotency (scope, key, request_hash, state, owner, created_at) "
-            "VALUES (?, ?, ?, 'in_flight', ?, ?) ON CONFLICT (scope, key) DO NOTHING",
-            (scope, key, request_hash, owner, now),
+            "INSERT INTO idempotency (scope, key, request_hash, state, owner, created_at, "
+            "claimed_at) VALUES (?, ?, ?, 'in_flight', ?, ?, ?) "
+            "ON CONFLICT (scope, key) DO NOTHING",
+            (scope, key, request_hash, owner, now, now),
         ).rowcount
         if inserted:
             return ClaimResult(Claim.STARTED)
         row = db.execute(
-            "SELECT request_hash, state, owner, status, body FROM idempotency "
-            "WHERE scope = ? AND key = ?",
+            "SELECT request_hash, state, owner, status, body, COALESCE(claimed_at, created_at) "
+            "FROM idempotency WHERE scope = ? AND key = ?",
             (scope, key),
         ).fetchone()
         if row is None:  # pruned between the two statements: try again
             return await self.claim(scope, key, request_hash, owner, now)
-        stored_hash, state, stored_owner, status, body = row
+        stored_hash, state, stored_owner, status, body, claimed_at = row
         if stored_hash != request_hash:
             return ClaimResult(Claim.MISMATCH)
         if state == "done":
             return ClaimResult(Claim.REPLAY, int(status), bytes(body))
-        if stored_owner != owner:
-            # Left in flight by a previous AMCI process (crash or restart mid-request): take it
-            # over. The upstream key is derived from the same inputs, so Stripe dedupes whatever
-            # the first attempt managed to do.
+        if stored_owner != owner or claimed_at < now - IN_FLIGHT_STALE_SECONDS:
+            # Left in flight by a previous AMCI process (crash or restart mid-request), or hung:
+            # take it over. The upstream key is derived from the same inputs, so Stripe dedupes
+            # whatever the first attempt managed to do.
             db.execute(
-                "UPDATE idempotency SET owner = ? WHERE scope = ? AND key = ?",
-                (owner, scope, key),
+                "UPDATE idempotency SET owner = ?, claimed_at = ? WHERE scope = ? AND key = ?",
+                (owner, now, scope, key),
             )
             return ClaimResult(Claim.STARTED)
         return ClaimResult(Claim.IN_FLIGHT)
@@ -295,8 +178,64 @@ class SqliteStore:
             return None
         return PaymentRecord(row[0], row[1], row[2], bool(row[3]), row[4], row[5], bool(row[6]))
 
+    async def schema_version(self) -> int:
+        return _version(self._db)
+
     async def ping(self) -> None:
         self._db.execute("SELECT 1").fetchone()
 
     async def close(self) -> None:
         self._db.close()
+        if self._lock is not None:
+            self._lock.close()  # releases the process's lock
+
+
+class StoreInUse(RuntimeError):
+    """Another process has this SQLite file open as its store."""
+
+
+def _hold(path: str) -> BinaryIO:
+    """One AMCI process per file: a second one would not share the first one's claims (both
+    would call Stripe for the same duplicates). A POSIX lock on ``<path>.lock`` — not on the
+    database file, whose locks SQLite manages — held for the store's life; the kernel drops it
+    when the process ends, even by ``kill -9``. POSIX locks belong to the process, so stores
+    opened twice in one process (tests, a restart in place) don't conflict."""
+    lock = Path(path + ".lock").open("ab")
+    try:
+        fcntl.lockf(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.close()
+        raise StoreInUse(
+            f"{path}: another AMCI process uses this SQLite file. Several AMCI processes share "
+            "a PostgreSQL store (--store postgresql://…), not a SQLite file."
+        ) from None
+    return lock
+
+
+def _version(db: sqlite3.Connection) -> int:
+    row = db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
+    return int(row[0])
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Apply the pending migrations, each in its own transaction with its ``schema_version``
+    row. ``BEGIN IMMEDIATE`` takes the write lock first, so two processes starting on one file
+    don't apply a migration twice."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+        "name TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+    )
+    for migration in migrations.load("sqlite"):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if _version(db) < migration.version:
+                for statement in migration.statements():
+                    db.execute(statement)
+                db.execute(
+                    "INSERT INTO schema_version (version, name) VALUES (?, ?)",
+                    (migration.version, migration.name),
+                )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise

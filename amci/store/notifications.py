@@ -1,67 +1,21 @@
-"""AMCI's notification records, on the store's SQLite connection: Stripe events seen, the
-notification outbox (with each subject's sequence numbers), the test-mode webhook endpoints AMCI
-registered (their ``whsec_`` sealed), and the Stripe keys it needs to fetch an object again when an
-event arrives (sealed; the event carries no key).
+"""AMCI's notification records: Stripe events seen, the notification outbox (with each subject's
+sequence numbers), the test-mode webhook endpoints AMCI registered (their ``whsec_`` sealed), and
+the Stripe keys it needs to fetch an object again when an event arrives (sealed; the event
+carries no key). Tables: migration 0003 of each backend.
 
-Sealed values are Fernet tokens (``amci.sealing``): nothing here is readable without AMCI's
-encryption key.
+``Notifications`` is the interface; ``SqliteNotifications`` runs on the SQLite store's
+connection, ``amci.store.postgres_notifications`` on PostgreSQL's pool. Sealed values are Fernet
+tokens (``amci.sealing``): nothing here is readable without AMCI's encryption key.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS stripe_keys (
-    scope TEXT PRIMARY KEY,
-    sealed BLOB NOT NULL,
-    created_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS webhook_endpoints (
-    scope TEXT PRIMARY KEY,
-    subscription TEXT NOT NULL,
-    endpoint TEXT NOT NULL,
-    url TEXT NOT NULL,
-    sealed_secret BLOB NOT NULL,
-    created_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS webhook_endpoints_subscription ON webhook_endpoints (subscription);
-CREATE TABLE IF NOT EXISTS webhook_events (
-    event TEXT PRIMARY KEY,
-    received_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS webhook_events_received ON webhook_events (received_at);
-CREATE TABLE IF NOT EXISTS notifications (
-    id TEXT PRIMARY KEY,
-    subscription TEXT NOT NULL,
-    scope TEXT,
-    type TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    payment TEXT,
-    card TEXT,
-    sequence INTEGER NOT NULL,
-    dedupe TEXT NOT NULL,
-    event TEXT NOT NULL,
-    livemode INTEGER NOT NULL,
-    event_object BLOB NOT NULL,
-    body BLOB,
-    state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at REAL NOT NULL,
-    lease_until REAL,
-    last_error TEXT,
-    created_at REAL NOT NULL,
-    delivered_at REAL,
-    UNIQUE (subscription, dedupe),
-    UNIQUE (subscription, subject, sequence)
-);
-CREATE INDEX IF NOT EXISTS notifications_due ON notifications (state, next_attempt_at);
-CREATE INDEX IF NOT EXISTS notifications_created ON notifications (subscription, created_at);
-CREATE INDEX IF NOT EXISTS payments_reference ON payments (scope, reference);
-"""
-
-_COLUMNS = ("id, subscription, scope, type, subject, payment, card, sequence, event, livemode, "
+COLUMNS = ("id, subscription, scope, type, subject, payment, card, sequence, event, livemode, "
             "event_object, body, state, attempts, next_attempt_at, last_error, created_at, "
             "delivered_at")
 
@@ -111,7 +65,7 @@ class Endpoint:
     sealed_secret: bytes
 
 
-def _row(r: tuple[object, ...]) -> Notification:
+def notification_row(r: tuple[object, ...] | Sequence[object]) -> Notification:
     return Notification(
         str(r[0]), str(r[1]), r[2] if r[2] is None else str(r[2]), str(r[3]), str(r[4]),
         r[5] if r[5] is None else str(r[5]), r[6] if r[6] is None else str(r[6]),
@@ -123,12 +77,52 @@ def _row(r: tuple[object, ...]) -> Notification:
     )
 
 
+class Notifications(Protocol):
+    async def put_key(self, scope: str, sealed: bytes, now: float) -> None: ...
+
+    async def key(self, scope: str) -> bytes | None: ...
+
+    async def put_endpoint(self, subscription: str, endpoint: Endpoint, now: float) -> None: ...
+
+    async def endpoint(self, scope: str) -> Endpoint | None: ...
+
+    async def endpoints(self, subscription: str) -> list[Endpoint]: ...
+
+    async def record_event(self, event: str, notice: NewNotification | None,
+                           now: float) -> str | None: ...
+
+    async def due(self, now: float, limit: int, lease_seconds: float) -> list[Notification]: ...
+
+    async def next_due_at(self) -> float | None: ...
+
+    async def oldest_pending(self) -> float | None: ...
+
+    async def set_body(self, nid: str, body: bytes) -> None: ...
+
+    async def delivered(self, nid: str, now: float) -> None: ...
+
+    async def failed_attempt(self, nid: str, next_at: float | None, error: str) -> None: ...
+
+    async def redeliver(self, subscription: str, nid: str,
+                        now: float) -> Notification | None: ...
+
+    async def get(self, subscription: str, nid: str) -> Notification | None: ...
+
+    async def recent(self, subscription: str, limit: int,
+                     payment: str | None = None) -> list[Notification]: ...
+
+    async def payment_scope(self, subscription: str, payment: str) -> str | None: ...
+
+    async def card_scope(self, subscription: str, token: str) -> str | None: ...
+
+    async def payment_by_reference(self, scope: str, reference: str) -> str | None: ...
+
+
 class SqliteNotifications:
     """The records above on one SQLite connection (the store's)."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
-        db.executescript(SCHEMA)
 
     # --- keys and endpoints ----------------------------------------------------------------
 
@@ -205,7 +199,7 @@ class SqliteNotifications:
         subject's notifications go out in order), leased to this process for
         ``lease_seconds`` so another AMCI process on the same store leaves them alone."""
         rows = self._db.execute(
-            "SELECT " + _COLUMNS + " FROM notifications n WHERE state = 'pending' "  # noqa: S608
+            "SELECT " + COLUMNS + " FROM notifications n WHERE state = 'pending' "  # noqa: S608
             "AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?) "
             "AND NOT EXISTS (SELECT 1 FROM notifications p WHERE p.subscription = n.subscription "
             "AND p.subject = n.subject AND p.state = 'pending' AND p.sequence < n.sequence) "
@@ -217,7 +211,7 @@ class SqliteNotifications:
                 "AND (lease_until IS NULL OR lease_until < ?)",
                 (now + lease_seconds, r[0], now)).rowcount
             if took:
-                leased.append(_row(r))
+                leased.append(notification_row(r))
         return leased
 
     async def next_due_at(self) -> float | None:
@@ -259,33 +253,33 @@ class SqliteNotifications:
 
     async def get(self, subscription: str, nid: str) -> Notification | None:
         row = self._db.execute(
-            "SELECT " + _COLUMNS + " FROM notifications WHERE id = ? AND subscription = ?",  # noqa: S608
+            "SELECT " + COLUMNS + " FROM notifications WHERE id = ? AND subscription = ?",  # noqa: S608
             (nid, subscription)).fetchone()
-        return None if row is None else _row(row)
+        return None if row is None else notification_row(row)
 
     async def recent(self, subscription: str, limit: int,
                      payment: str | None = None) -> list[Notification]:
         if payment is None:
             rows = self._db.execute(
-                "SELECT " + _COLUMNS + " FROM notifications WHERE subscription = ? "  # noqa: S608
+                "SELECT " + COLUMNS + " FROM notifications WHERE subscription = ? "  # noqa: S608
                 "ORDER BY created_at DESC, id DESC LIMIT ?", (subscription, limit)).fetchall()
         else:
             rows = self._db.execute(
-                "SELECT " + _COLUMNS + " FROM notifications WHERE subscription = ? AND payment = ? "  # noqa: S608
+                "SELECT " + COLUMNS + " FROM notifications WHERE subscription = ? AND payment = ? "  # noqa: S608
                 "ORDER BY sequence DESC LIMIT ?", (subscription, payment, limit)).fetchall()
-        return [_row(r) for r in rows]
+        return [notification_row(r) for r in rows]
 
     async def payment_scope(self, subscription: str, payment: str) -> str | None:
         """The scope (subscription and key) AMCI recorded a payment under."""
         row = self._db.execute(
             "SELECT scope FROM payments WHERE id = ? AND scope LIKE ? ESCAPE '\\'",
-            (payment, _like_prefix(subscription))).fetchone()
+            (payment, like_prefix(subscription))).fetchone()
         return None if row is None else str(row[0])
 
     async def card_scope(self, subscription: str, token: str) -> str | None:
         row = self._db.execute(
             "SELECT scope FROM cards WHERE token = ? AND scope LIKE ? ESCAPE '\\'",
-            (token, _like_prefix(subscription))).fetchone()
+            (token, like_prefix(subscription))).fetchone()
         return None if row is None else str(row[0])
 
     async def payment_by_reference(self, scope: str, reference: str) -> str | None:
@@ -295,6 +289,6 @@ class SqliteNotifications:
         return None if row is None else str(row[0])
 
 
-def _like_prefix(subscription: str) -> str:
+def like_prefix(subscription: str) -> str:
     escaped = subscription.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return escaped + ":%"
