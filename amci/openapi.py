@@ -130,8 +130,8 @@ ROUTES: tuple[Route, ...] = (
           contract.WebhookReceived, authenticated=False,
           ok_description="The event is committed (its notification, if any, is in the outbox).",
           errors={400: "signature_invalid: Stripe-Signature does not verify with the "
-                  "subscription's endpoint secrets; parameter_invalid: the event is larger "
-                  "than 512 KiB", 404: "resource_missing: no such subscription"}),
+                  "subscription's endpoint secrets", 404: "resource_missing: no such "
+                  "subscription", 413: "parameter_invalid: the event is larger than 64 KiB"}),
     Route("GET", "/v1/stripe/payments/{id}", "The payment, fresh from Stripe (after 3D Secure: "
           "its final status)", 200, contract.Payment, errors=_merge(_AUTH, _UPSTREAM, {
               400: "Stripe's refusal",

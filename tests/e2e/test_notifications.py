@@ -188,6 +188,23 @@ def test_what_stripe_decides_later_reaches_the_billing_client(stack: Notified) -
     assert opened["dispute"]["reason"] == "fraudulent" and opened["dispute"]["amount"] == "15.00"
     assert opened["status"] == "succeeded"
 
+    # A saved card detached at Stripe (the Dashboard, say): the billing client hears of it.
+    r = stack.api("POST", f"/api/customers/{cust}/cards", {"card": card("5555555555554444")})
+    assert r.status == 201 and r.body["status"] == "active", r.body
+    saved = r.body
+    [stripe_customer] = [c for c in stack.stripe("GET", "/v1/customers?limit=100").body["data"]
+                         if c["email"] == "jane@example.com"]
+    methods = stack.stripe("GET", f"/v1/customers/{stripe_customer['id']}/payment_methods")
+    [pm] = [m for m in methods.body["data"] if m["card"]["last4"] == "4444"]
+    assert stack.stripe("POST", f"/v1/payment_methods/{pm['id']}/detach").status == 200
+
+    def card_status() -> str | None:
+        listed = stack.api("GET", f"/api/customers/{cust}/cards").body["data"]
+        status = next(c["status"] for c in listed if c["id"] == saved["id"])
+        return status if status == "removed" else None
+
+    eventually("card removed", card_status)
+
     before = stack.amci_requests_from_bc()
     # The refund fails a minute later (docs.stripe.com/testing: "appear to be successful at
     # first and will only have the failed status on subsequent fetches").
@@ -214,12 +231,12 @@ def test_what_stripe_decides_later_reaches_the_billing_client(stack: Notified) -
     assert {n["state"] for n in notes} == {"delivered"}
     by_payment: dict[str, list[int]] = {}
     for n in notes:
-        by_payment.setdefault(n["payment"], []).append(n["sequence"])
+        by_payment.setdefault(n["payment"] or n["card"], []).append(n["sequence"])
     for seqs in by_payment.values():
         assert sorted(seqs) == list(range(1, len(seqs) + 1))
     types = [n["type"] for n in notes]
     for expected in ("refund.failed", "dispute.opened", "dispute.closed",
-                     "authorization.expired"):
+                     "authorization.expired", "card.detached"):
         assert types.count(expected) == 1, types
     metrics = str(call("GET", stack.amci.url + "/metrics").body)
     assert "amci_notification_outbox_lag_seconds 0.0" in metrics
