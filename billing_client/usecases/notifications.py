@@ -84,6 +84,10 @@ async def _apply(ctx: Context, note: AmciNotification) -> str:
             "UPDATE cards SET status = 'removed', off_session_ready = 0 "
             "WHERE token = ? AND deleted = 0", (note.card,))
         outcome = "applied" if changed else "unmatched"
+    if outcome == "unmatched":
+        # Not recorded: a redelivery once the payment is known here (e.g. a pending payment
+        # whose resend learns its id) can still apply it.
+        return outcome
     await ctx.db.execute(
         "INSERT INTO amci_notifications (id, type, payment, sequence, applied, received) "
         "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
