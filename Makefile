@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 NODE_DEPS := tests/node/node_modules/.package-lock.json
 
-.PHONY: run test lint system-packages bench bench-testmode bench-relay bench-replicas bench-burst clean
+.PHONY: run test lint system-packages bench bench-testmode bench-relay bench-webhooks bench-replicas bench-burst clean
 
 # Reinstall only when pyproject.toml changes; extras are recorded in the stamp name.
 $(VENV)/.installed-%: pyproject.toml
@@ -43,13 +43,16 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check amci billing_client httpkit tests bench
 	$(BIN)/mypy
 
-bench: bench-testmode bench-relay bench-replicas bench-burst
+bench: bench-testmode bench-relay bench-webhooks bench-replicas bench-burst
 
 bench-testmode: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.testmode
 
 bench-relay: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.relay
+
+bench-webhooks: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.webhooks
 
 # AMCI on SQLite vs PostgreSQL, one replica and two (≈ 1 min; a throwaway PostgreSQL cluster).
 bench-replicas: $(VENV)/.installed-bench system-packages

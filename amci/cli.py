@@ -2,13 +2,14 @@
 
     amci serve [--config config/amci.yaml] [--host H] [--port P] [--store URL | --db PATH]
     amci stripe-testmode --host 127.0.0.1 --port PORT [--db PATH]
+    amci testmode-listen --api-base URL --api-key KEY --forward-to URL [--events a,b]
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from amci.testmode import TestmodeSettings
@@ -78,6 +79,28 @@ def _run_testmode(args: argparse.Namespace) -> int:
     )
 
 
+def _encryption_key(path: str) -> Any:
+    """AMCI's sealing key from ``path``, made (mode 0600) on first start; never printed."""
+    import os
+    from pathlib import Path
+
+    from pydantic import SecretStr
+
+    from amci.sealing import Sealer
+
+    file = Path(path)
+    if not file.exists():
+        file.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another AMCI process made it first: read theirs
+        else:
+            with os.fdopen(fd, "w") as out:
+                out.write(Sealer.generate() + "\n")
+    return SecretStr(file.read_text().strip())
+
+
 def _run_serve(args: argparse.Namespace) -> int:
     """The AMCI proxy: settings from YAML + ``AMCI_*`` environment, flags last."""
     import os
@@ -108,6 +131,10 @@ def _run_serve(args: argparse.Namespace) -> int:
         settings = load_settings(config, os.environ, overrides or None)
     except SettingsError as exc:
         raise SystemExit(f"amci serve: {config or 'settings'}: {exc}") from None
+    if settings.notifications.encryption_key is None:
+        settings = settings.model_copy(update={"notifications": settings.notifications.model_copy(
+            update={"encryption_key": _encryption_key(settings.notifications.encryption_key_file)}
+        )})
     server = settings.server
     # Imported once the settings are known good: a bad setting answers fast.
     from amci import logs
@@ -147,7 +174,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     testmode.add_argument("--config", help="YAML with test-mode settings (must exist if given)")
     testmode.set_defaults(func=_run_testmode)
+
+    listen = sub.add_parser("testmode-listen",
+                            help="like `stripe listen`: forward the test mode's webhooks")
+    listen.add_argument("--api-base", required=True, help="the test-mode server's URL")
+    listen.add_argument("--api-key", required=True, help="the account's sk_test_ key")
+    listen.add_argument("--forward-to", required=True, help="URL to POST each event to")
+    listen.add_argument("--events", help="comma-separated event types (default: all)")
+    listen.add_argument("--port", type=int, default=0, help="local port to receive on")
+    listen.set_defaults(func=_run_listen)
     return parser
+
+
+def _run_listen(args: argparse.Namespace) -> int:
+    """``amci testmode-listen``: amci.testmode.listen until ^C/SIGTERM."""
+    import asyncio
+    import signal
+
+    from amci.testmode.listen import ListenError, listen
+
+    events = [e.strip() for e in args.events.split(",") if e.strip()] if args.events else None
+
+    async def run() -> None:
+        task = asyncio.ensure_future(listen(args.api_base, args.api_key, args.forward_to, events,
+                                            port=args.port,
+                                            out=lambda line: print(line, flush=True)))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+    try:
+        asyncio.run(run())
+    except ListenError as exc:
+        raise SystemExit(f"amci testmode-listen: {exc}") from None
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

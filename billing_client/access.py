@@ -11,6 +11,8 @@ family        rule
 service       ``/healthz``, ``/metrics``, ``/openapi.json``: open (probes, scrapers, docs).
 ``/return``   ``GET`` only, open: the customer's browser back from 3D Secure. The page shows
               the outcome's end-user message and nothing else (``api/returns.py``).
+callbacks     ``POST /notifications/amci``: no token; authenticated by ``AMCI-Signature``
+              alone, checked by its use case (``usecases/notifications.py``).
 ============  ==========================================================================
 
 Why the content type too: a web page the operator visits can make the browser POST a JSON
@@ -35,6 +37,7 @@ from billing_client.errors import Unauthenticated, UnsupportedMediaType
 API_PREFIX = "/api"
 OPEN_ROUTES = frozenset({"/healthz", "/metrics", "/openapi.json"})
 RETURN_PREFIX = "/return/"
+CALLBACK_ROUTES = frozenset({"/notifications/amci"})
 _STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -46,7 +49,8 @@ def check_routes(app: web.Application) -> None:
     """Every route is in a family with a rule; raise on one that isn't."""
     for resource in app.router.resources():
         path = resource.canonical
-        if path not in OPEN_ROUTES and not _in_api(path) and not path.startswith(RETURN_PREFIX):
+        if (path not in OPEN_ROUTES | CALLBACK_ROUTES and not _in_api(path)
+                and not path.startswith(RETURN_PREFIX)):
             raise RuntimeError(f"route {path} belongs to no access family (see access.py)")
 
 

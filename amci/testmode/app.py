@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
 from amci import money
+from amci.testmode import events, faults, timers
 from amci.testmode.amounts import AmountPolicy
 from amci.testmode.auth import Account, account_for
 from amci.testmode.clock import Clock
+from amci.testmode.delivery import Deliverer
 from amci.testmode.errors import (
     ApiError,
     InvalidRequestError,
@@ -25,9 +28,24 @@ from amci.testmode.errors import (
     StripeError,
     UnrecognizedURL,
 )
+from amci.testmode.fault_injection import apply_fault, internal_error
 from amci.testmode.idempotency import InFlight, check_key, fingerprint, mismatch
-from amci.testmode.keys import CLOCK, CONTEXT, IN_FLIGHT, RATE_LIMITER, SETTINGS, STORE
+from amci.testmode.keys import (
+    ACCOUNT,
+    AFTER_COMMIT,
+    BACKGROUND_ERRORS,
+    CLOCK,
+    CONTEXT,
+    DELIVERER,
+    IN_FLIGHT,
+    RATE_LIMITER,
+    REQUEST_ID,
+    SETTINGS,
+    SHOULD_RETRY,
+    STORE,
+)
 from amci.testmode.pages import PAGE_ROUTE, page, public_base, submit, with_public_urls
+from amci.testmode.queue import Queue
 from amci.testmode.ratelimit import RateLimiter
 from amci.testmode.resources.context import Context
 from amci.testmode.routes import ROUTES, Endpoint
@@ -38,14 +56,12 @@ from amci.testmode.wire import decode_form, dumps, new_id
 log = logging.getLogger("amci.testmode")
 
 # stripe-python 16.1.0 pins this version; answered when a request names none.
-DEFAULT_API_VERSION = "2026-10-28.endive"
+DEFAULT_API_VERSION = events.API_VERSION
 _VERSION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:\.[a-z_]+)?$")
 MAX_BODY = 1024 * 1024
 MAX_ADVANCE_SECONDS = 10 * 366 * 86400
 
-ACCOUNT = web.RequestKey("testmode_account", Account)
-REQUEST_ID = web.RequestKey("testmode_request_id", str)
-
+FAULTS_PATH = "/_testmode/faults"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -61,9 +77,21 @@ def _error(exc: StripeError) -> web.Response:
 async def stripe_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     rid = new_id("req", 14)
     request[REQUEST_ID] = rid
+    deliverer = request.app.get(DELIVERER)
+    if deliverer is None or not request.path.startswith("/v1/"):
+        return await _stripe(request, handler, rid)
+    deliverer.request_started()
+    try:
+        return await _stripe(request, handler, rid)
+    finally:
+        deliverer.request_finished()
+
+
+async def _stripe(request: web.Request, handler: Handler, rid: str) -> web.StreamResponse:
     version = request.headers.get("Stripe-Version")
     try:
-        if request.path == "/v1" or request.path.startswith("/v1/"):
+        v1 = request.path == "/v1" or request.path.startswith("/v1/")
+        if v1 or request.path.startswith(FAULTS_PATH):
             _check_header_values(request)
             acct = account_for(request.headers.get("Authorization"))
             request[ACCOUNT] = acct
@@ -77,6 +105,10 @@ async def stripe_middleware(request: web.Request, handler: Handler) -> web.Strea
                 bad = version[:60]
                 version = None
                 raise InvalidRequestError(f"Invalid Stripe API version: {bad}")
+            if v1:
+                early = await apply_fault(request, acct)
+                if early is not None:
+                    return early
         response = await handler(request)
     except StripeError as exc:
         response = _error(exc)
@@ -89,6 +121,8 @@ async def stripe_middleware(request: web.Request, handler: Handler) -> web.Strea
         response = _error(ApiError("An unknown error occurred. Request id: " + rid))
     response.headers["Request-Id"] = rid
     response.headers["Stripe-Version"] = version or DEFAULT_API_VERSION
+    if SHOULD_RETRY in request:
+        response.headers["Stripe-Should-Retry"] = request[SHOULD_RETRY]
     return response
 
 
@@ -145,6 +179,9 @@ def _run(request: web.Request, fn: Endpoint, acct: Account, params: dict[str, ob
     """Execute one resource function in one transaction, saving the idempotent result with it."""
     app = request.app
     store, settings, clock = app[STORE], app[SETTINGS], app[CLOCK]
+    ctx = app[CONTEXT]
+    # Whatever fell due runs first, so no request sees an overdue state.
+    _, due_queued = timers.run_due(ctx)
     now = clock.now()
     fp = ""
     if key is not None:
@@ -160,7 +197,7 @@ def _run(request: web.Request, fn: Endpoint, acct: Account, params: dict[str, ob
             return resp
     store.begin()
     try:
-        status, body = 200, fn(app[CONTEXT], acct, dict(request.match_info), params)
+        status, body = 200, fn(ctx, acct, dict(request.match_info), params)
     except StripeError as exc:
         if not exc.stored:
             store.rollback()
@@ -169,11 +206,23 @@ def _run(request: web.Request, fn: Endpoint, acct: Account, params: dict[str, ob
     except BaseException:
         store.rollback()
         raise
+    try:
+        queued = events.record(ctx, events.Cause(request[REQUEST_ID], key))
+    except BaseException:
+        store.rollback()
+        raise
+    if request.get(AFTER_COMMIT):
+        # The change and its events are committed; the client gets a 500, saved as the key's
+        # result (Stripe: "the idempotency layer caches the result of POST mutations that
+        # result in server errors").
+        status, body = 500, internal_error(request).body()
     text = dumps(body)
     if key is not None:
         store.save_result(acct.id, key, SavedResult(now, fp, status, text, request[REQUEST_ID]))
         store.maybe_prune(now - settings.idempotency_ttl_seconds)
     store.commit()
+    if queued or due_queued:
+        app[DELIVERER].wake()
     resp = _json(status, with_public_urls(text, public_base(request)))
     if key is not None:
         resp.headers["Idempotency-Key"] = key
@@ -222,8 +271,14 @@ async def clock_advance(request: web.Request) -> web.StreamResponse:
     if not 0 <= seconds <= MAX_ADVANCE_SECONDS:
         raise InvalidRequestError(
             f"seconds must be between 0 and {MAX_ADVANCE_SECONDS}.", param="seconds")
-    clock = request.app[CLOCK]
+    app = request.app
+    clock = app[CLOCK]
     clock.advance(seconds)
+    app[STORE].set_meta("clock_now", str(clock.now()))
+    # Everything that fell due runs before the advance answers: timers, then the deliveries
+    # due (their attempts awaited).
+    timers.run_due(app[CONTEXT])
+    await app[DELIVERER].drain()
     return _clock_body(clock)
 
 
@@ -244,12 +299,26 @@ def create_app(settings: TestmodeSettings, *, clock: Clock | None = None) -> web
     app[IN_FLIGHT] = InFlight()
     if settings.rate_limit_per_second is not None:
         app[RATE_LIMITER] = RateLimiter(settings.rate_limit_per_second, app[CLOCK].time)
+    if settings.fault_error_rate > 0:
+        app[BACKGROUND_ERRORS] = random.Random(settings.fault_seed)
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         store = Store(settings.db_path)
         app[STORE] = store
-        app[CONTEXT] = Context(store, app[CLOCK], settings, policy)
+        clock = app[CLOCK]
+        # The clock never runs backwards across a restart: due timers stay due.
+        saved = store.meta("clock_now")
+        if saved is not None and int(saved) > clock.now():
+            clock.advance(int(saved) - clock.now())
+        ctx = Context(store, clock, settings, policy, Queue(store.db))
+        app[CONTEXT] = ctx
+        timers.adopt_unscheduled_authorizations(ctx)
+        deliverer = Deliverer(ctx)
+        app[DELIVERER] = deliverer
+        await deliverer.start()
+        deliverer.wake()  # deliveries a previous run left pending
         yield
+        await deliverer.stop()
         store.close()
 
     app.cleanup_ctx.append(store_ctx)
@@ -257,6 +326,9 @@ def create_app(settings: TestmodeSettings, *, clock: Clock | None = None) -> web
         app.router.add_route(method, path, _endpoint(fn), expect_handler=_no_expect)
     app.router.add_get("/_testmode/clock", clock_get)
     app.router.add_post("/_testmode/clock/advance", clock_advance)
+    app.router.add_post(FAULTS_PATH, _endpoint(faults.create))
+    app.router.add_get(FAULTS_PATH, _endpoint(faults.list_))
+    app.router.add_delete(FAULTS_PATH + "/{id}", _endpoint(faults.delete))
     app.router.add_get(PAGE_ROUTE, page)
     app.router.add_post(PAGE_ROUTE, submit)
     app.router.add_route("*", "/{tail:.*}", _unrecognized)

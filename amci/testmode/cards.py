@@ -100,6 +100,9 @@ class TestCard:
     outcome: Outcome = SUCCEED
     cvc_check: str | None = None  # forced check result when a CVC is given
     postal_code_check: str | None = None
+    # What happens after a successful payment (amci.testmode.disputes, resources/refunds):
+    # "refund_fail", or "dispute:<reason>:<case_type>".
+    after: str | None = None
 
 
 TEST_CARDS: tuple[TestCard, ...] = (
@@ -155,7 +158,14 @@ TEST_CARDS: tuple[TestCard, ...] = (
     TestCard("4000000000000036", postal_code_check="fail"),
     TestCard("4000000000000077", "bypassPending"),
     TestCard("4000000000007726", "pendingRefund"),
-    TestCard("4000000000005126", "refundFail"),
+    # "Charge succeeds but refunding a captured charge fails asynchronously with a
+    # failure_reason of expired_or_canceled_card" (docs.stripe.com/testing, refunds).
+    TestCard("4000000000005126", "refundFail", after="refund_fail"),
+    # Disputes (docs.stripe.com/testing#disputes): the charge succeeds, then is disputed.
+    TestCard("4000000000000259", "createDispute", after="dispute:fraudulent:chargeback"),
+    TestCard("4000000000002685", "createDisputeProductNotReceived",
+             after="dispute:product_not_received:chargeback"),
+    TestCard("4000000000001976", "createDisputeInquiry", after="dispute:fraudulent:inquiry"),
     # 3D Secure (docs.stripe.com/testing#regulatory-cards; rules in three_d_secure.py). The
     # decline cards among them are declined only after authentication, so they attach
     # (UNVERIFIED for 1629 and 1280).

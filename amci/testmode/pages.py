@@ -19,9 +19,10 @@ from typing import Any
 from aiohttp import web
 
 from amci import money
+from amci.testmode import events
 from amci.testmode.amounts import fmt
 from amci.testmode.auth import Account
-from amci.testmode.keys import CONTEXT, SETTINGS
+from amci.testmode.keys import CONTEXT, DELIVERER, SETTINGS
 from amci.testmode.resources import authentication
 from amci.testmode.resources.actions import PAGE_PREFIX
 from amci.testmode.wire import dumps
@@ -135,10 +136,14 @@ async def submit(request: web.Request) -> web.StreamResponse:
             ctx.store.rollback()
             return _gone()
         location = authentication.finish(ctx, acct, row, result == "complete")
+        # The customer's action, not an API request: the events carry no request.
+        queued = events.record(ctx, events.AUTOMATIC)
     except BaseException:
         ctx.store.rollback()
         raise
     ctx.store.commit()
+    if queued:
+        request.app[DELIVERER].wake()
     if location is not None:
         resp = web.Response(status=303)
         resp.headers["Location"] = location

@@ -8,11 +8,14 @@ from amci.testmode.auth import Account
 from amci.testmode.resources import (
     charges,
     customers,
+    disputes,
+    events,
     payment_intents,
     payment_methods,
     refunds,
     setup_attempts,
     setup_intents,
+    webhook_endpoints,
 )
 from amci.testmode.resources.context import Context, Json, Params
 
@@ -55,4 +58,15 @@ ROUTES: tuple[tuple[str, str, Endpoint], ...] = (
     ("POST", "/v1/setup_intents/{id}/confirm", setup_intents.confirm),
     ("POST", "/v1/setup_intents/{id}/cancel", setup_intents.cancel),
     ("GET", "/v1/setup_attempts", setup_attempts.list_),
+    ("GET", "/v1/events", events.list_),
+    ("GET", "/v1/events/{id}", events.retrieve),
+    ("POST", "/v1/webhook_endpoints", webhook_endpoints.create),
+    ("GET", "/v1/webhook_endpoints", webhook_endpoints.list_),
+    ("GET", "/v1/webhook_endpoints/{id}", webhook_endpoints.retrieve),
+    ("POST", "/v1/webhook_endpoints/{id}", webhook_endpoints.update),
+    ("DELETE", "/v1/webhook_endpoints/{id}", webhook_endpoints.delete),
+    ("GET", "/v1/disputes", disputes.list_),
+    ("GET", "/v1/disputes/{id}", disputes.retrieve),
+    ("POST", "/v1/disputes/{id}", disputes.update),
+    ("POST", "/v1/disputes/{id}/close", disputes.close),
 )

@@ -30,5 +30,27 @@ class TestmodeSettings(BaseModel):
     # Base URL clients reach this server at (e.g. behind a proxy or in compose), used to build
     # the 3D Secure page URLs in ``next_action``; None uses the address each request arrived on.
     public_url: StrictStr | None = None
+    # How often the sweeper runs due timers and webhook deliveries in wall time.
+    sweep_interval_seconds: Annotated[float, Field(gt=0)] = 1.0
+    # Webhook delivery: the receiver must answer within this (Stripe's timeout is not
+    # published; UNVERIFIED), and failed deliveries are retried after these delays (seconds,
+    # clock time). Stripe: test-mode deliveries are retried "three times over the course of a
+    # few hours"; the intervals are not published (UNVERIFIED): 10 minutes, 1 hour, 3 hours.
+    webhook_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+    webhook_retry_schedule_seconds: Annotated[
+        tuple[Annotated[StrictInt, Field(gt=0)], ...], Field(strict=False, max_length=20)] = (
+        600, 3600, 10800)
+    # Deliveries in flight at once (all endpoints) while the API is idle, and while API
+    # requests are being served: the API goes first, deliveries catch up when it is quiet.
+    webhook_concurrency: Annotated[StrictInt, Field(gt=0, le=256)] = 32
+    webhook_concurrency_under_load: Annotated[StrictInt, Field(gt=0, le=256)] = 1
+    # Time-driven test behaviour (Stripe does these "shortly after"; delays UNVERIFIED).
+    refund_failure_delay_seconds: Annotated[StrictInt, Field(ge=0)] = 60
+    dispute_open_delay_seconds: Annotated[StrictInt, Field(ge=0)] = 0
+    dispute_decision_delay_seconds: Annotated[StrictInt, Field(ge=0)] = 60
+    # Soak tests: this fraction of API requests (0 = none) fail with a 500 before any change
+    # (as the api_error fault), drawn from a generator seeded with fault_seed.
+    fault_error_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    fault_seed: StrictInt = 0
     # A client must finish sending its request headers within this many seconds.
     request_header_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0

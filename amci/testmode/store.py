@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS idempotency (
     PRIMARY KEY (account, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS idempotency_by_created ON idempotency(created);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 """
 
 
@@ -58,6 +59,20 @@ class Row:
     kind: str
     data: dict[str, Any]
     internal: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One write inside a transaction, as the journal records it (JSON text: the object as of
+    that moment, whatever the caller does with its dict afterwards)."""
+
+    account: str
+    kind: str
+    id: str
+    before: str | None
+    before_internal: str | None
+    after: str
+    after_internal: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +101,14 @@ class Store:
         self._db.executescript(SCHEMA)
         self._in_tx = False
         self._writes = 0
+        # Writes of the open transaction, in order: events are derived from them at commit.
+        self.journal: list[Change] = []
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The connection, for the modules owning the other tables (timers, deliveries), so
+        their writes share the API's transactions."""
+        return self._db
 
     def close(self) -> None:
         self._db.close()
@@ -95,6 +118,7 @@ class Store:
     def begin(self) -> None:
         self._db.execute("BEGIN")
         self._in_tx = True
+        self.journal = []
 
     def commit(self) -> None:
         if self._in_tx:
@@ -105,6 +129,20 @@ class Store:
         if self._in_tx:
             self._db.execute("ROLLBACK")
             self._in_tx = False
+        self.journal = []
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._in_tx
+
+    # --- meta (the clock's reading, across restarts) ---------------------------------------
+
+    def meta(self, name: str) -> str | None:
+        r = self._db.execute("SELECT value FROM meta WHERE name=?", (name,)).fetchone()
+        return None if r is None else str(r[0])
+
+    def set_meta(self, name: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?,?)", (name, value))
 
     # --- objects ----------------------------------------------------------------------------
 
@@ -128,10 +166,13 @@ class Store:
         f1: str | None = None,
         f2: str | None = None,
     ) -> None:
+        text, itext = _dumps(data), _dumps(internal or {})
         self._db.execute(
             "INSERT INTO objects(account, id, kind, f1, f2, data, internal) VALUES (?,?,?,?,?,?,?)",
-            (account, data["id"], kind, f1, f2, _dumps(data), _dumps(internal or {})),
+            (account, data["id"], kind, f1, f2, text, itext),
         )
+        if self._in_tx:
+            self.journal.append(Change(account, kind, data["id"], None, None, text, itext))
 
     def update(
         self,
@@ -142,10 +183,26 @@ class Store:
         f1: str | None = None,
         f2: str | None = None,
     ) -> None:
+        text, itext = _dumps(data), _dumps(internal or {})
+        old = self._db.execute(
+            "SELECT kind, data, internal FROM objects WHERE account=? AND id=?",
+            (account, data["id"])).fetchone() if self._in_tx else None
         self._db.execute(
             "UPDATE objects SET data=?, internal=?, f1=?, f2=? WHERE account=? AND id=?",
-            (_dumps(data), _dumps(internal or {}), f1, f2, account, data["id"]),
+            (text, itext, f1, f2, account, data["id"]),
         )
+        if old is not None and (old[1] != text or old[2] != itext):
+            self.journal.append(Change(account, old[0], data["id"], old[1], old[2], text, itext))
+
+    def delete(self, account: str, ident: str) -> None:
+        self._db.execute("DELETE FROM objects WHERE account=? AND id=?", (account, ident))
+
+    def prune_kind(self, kind: str, created_before: int) -> int:
+        """Drop objects of ``kind`` created before a time (events past their retention)."""
+        cur = self._db.execute(
+            "DELETE FROM objects WHERE kind=? AND json_extract(data, '$.created')<?",
+            (kind, created_before))
+        return cur.rowcount
 
     def seq_of(self, account: str, ident: str, kind: str) -> int | None:
         r = self._db.execute(
@@ -165,6 +222,7 @@ class Store:
         after_seq: int | None = None,
         created: Mapping[str, int] | None = None,
         equal: Mapping[str, str] | None = None,
+        f1_any: list[str] | None = None,
     ) -> tuple[list[Row], bool]:
         """Newest first. ``before_seq`` = Stripe's starting_after, ``after_seq`` = ending_before,
         ``created`` = bounds on the object's ``created`` ({"gt"|"gte"|"lt"|"lte": seconds}).
@@ -177,6 +235,18 @@ class Store:
         if f2 is not None:
             where.append("f2=?")
             args.append(f2)
+        if f1_any:
+            # Exact names, or "group.*" prefixes (events' type filters).
+            alts = []
+            for value in f1_any:
+                if value.endswith("*"):
+                    alts.append("f1 LIKE ? ESCAPE '\\'")
+                    args.append(value[:-1].replace("\\", "\\\\").replace("%", "\\%")
+                                .replace("_", "\\_") + "%")
+                else:
+                    alts.append("f1=?")
+                    args.append(value)
+            where.append("(" + " OR ".join(alts) + ")")
         for op, bound in (created or {}).items():
             where.append(f"json_extract(data, '$.created'){_CMP[op]}?")
             args.append(bound)
@@ -250,6 +320,16 @@ class Store:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    def all_with_status(self, kind: str, status: str) -> list[tuple[str, Row]]:
+        """(account, row) of every object of ``kind`` in ``status``, across accounts (a full
+        scan: for start-up only)."""
+        return [
+            (r[0], Row(r[1], r[2], r[3], json.loads(r[4]), json.loads(r[5])))
+            for r in self._db.execute(
+                "SELECT account, seq, id, kind, data, internal FROM objects WHERE kind=?"
+                " AND json_extract(data, '$.status')=?", (kind, status))
+        ]
 
     def count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM objects").fetchone()[0])

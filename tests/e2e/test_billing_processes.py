@@ -65,8 +65,13 @@ class Pair:
 @pytest.fixture
 def pair(tmp_path: Path, pg_url: str) -> Iterator[Pair]:
     tm_port, amci_port, *bc_ports = (free_port() for _ in range(4))
+    # No Stripe rate limit upstream: this test is about who sends, not how fast (a 429 would
+    # leave a transaction pending, for the reconcilers, and that is tested elsewhere).
+    tm_config = tmp_path / "testmode.yaml"
+    tm_config.write_text("rate_limit_per_second: null\n")
     testmode = stripe_testmode_service(tm_port, tmp_path / "testmode.log",
-                                       "--db", str(tmp_path / "testmode.sqlite3"))
+                                       "--db", str(tmp_path / "testmode.sqlite3"),
+                                       "--config", str(tm_config))
     amci = amci_service(amci_port, tmp_path / "amci.log", {
         "AMCI_STORE__DB_PATH": str(tmp_path / "amci.sqlite3"),
         "AMCI_UPSTREAM__TEST_API_BASE": f"http://127.0.0.1:{tm_port}",

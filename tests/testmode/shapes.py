@@ -19,7 +19,7 @@ from jsonschema import Draft202012Validator
 
 SCHEMAS = Path(__file__).with_name("data") / "stripe-schemas.json"
 # The test mode's own helper objects (not Stripe's API): documented in docs/testmode.md.
-OWN_OBJECTS = frozenset({"testmode_clock"})
+OWN_OBJECTS = frozenset({"testmode_clock", "test_helpers.fault"})
 LIST_KEYS = {"list": {"object", "data", "has_more", "url"},
              "search_result": {"object", "data", "has_more", "url", "next_page"}}
 
@@ -47,8 +47,8 @@ def _flatten(errors: Any) -> list[Any]:
 
 def _schema_name(obj: dict[str, Any]) -> str | None:
     kind = obj.get("object")
-    if kind == "customer" and obj.get("deleted"):
-        return "deleted_customer"
+    if kind in ("customer", "webhook_endpoint") and obj.get("deleted"):
+        return f"deleted_{kind}"
     if isinstance(kind, str) and kind in _document()["$defs"]:
         return kind
     return None
@@ -77,8 +77,12 @@ def problems(body: Any, where: str = "") -> list[str]:
     name = _schema_name(body)
     if name is None:
         return [f"{where}: unknown object {kind!r}"]
-    return [f"{where} {name}{e.json_path[1:]}: {e.message}"
-            for e in _flatten(validator(name).iter_errors(body))]
+    found = [f"{where} {name}{e.json_path[1:]}: {e.message}"
+             for e in _flatten(validator(name).iter_errors(body))]
+    if name == "event" and isinstance(body.get("data"), dict):
+        # An event's data.object is the resource "same as retrieving the same object".
+        found.extend(problems(body["data"].get("object"), f"{where} event.data.object"))
+    return found
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

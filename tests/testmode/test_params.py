@@ -16,6 +16,7 @@ import stripe
 
 from amci.testmode import params
 from amci.testmode.routes import ROUTES
+from tests.testmode.conftest import advance_clock
 
 # A value of the wrong type for each kind of parameter, as form pairs under the name ``n``.
 WRONG: dict[str, list[tuple[str, str]]] = {
@@ -50,7 +51,8 @@ def test_every_route_served_has_its_documented_parameters() -> None:
     assert "created" in DOC["GET /v1/charges"]
 
 
-async def _ids(client: stripe.StripeClient) -> dict[str, str]:
+async def _ids(client: stripe.StripeClient, http: aiohttp.ClientSession,
+               base_url: str) -> dict[str, str]:
     cus = await client.v1.customers.create_async()
     pm = await client.v1.payment_methods.attach_async("pm_card_visa", {"customer": cus.id})
     pi = await client.v1.payment_intents.create_async(
@@ -59,16 +61,25 @@ async def _ids(client: stripe.StripeClient) -> dict[str, str]:
     assert isinstance(pi.latest_charge, str)
     refund = await client.v1.refunds.create_async({"payment_intent": pi.id, "amount": 100})
     si = await client.v1.setup_intents.create_async({"customer": cus.id})
+    we = await client.v1.webhook_endpoints.create_async(
+        {"url": "http://127.0.0.1:9/hook", "enabled_events": ["charge.refunded"]})
+    await client.v1.payment_intents.create_async(
+        {"amount": 1000, "currency": "usd", "payment_method": "pm_card_createDispute",
+         "confirm": True})
+    await advance_clock(http, base_url, 0)
+    dispute = (await client.v1.disputes.list_async()).data[0]
+    event = (await client.v1.events.list_async()).data[0]
     return {"customers": cus.id, "payment_methods": pm.id, "payment_intents": pi.id,
             "charges": pi.latest_charge, "refunds": refund.id, "setup_intents": si.id,
-            "setup_attempts": ""}
+            "setup_attempts": "", "webhook_endpoints": we.id, "disputes": dispute.id,
+            "events": event.id}
 
 
 async def test_wrong_types_are_refused_and_no_documented_name_is_unknown(
     client: stripe.StripeClient, http: aiohttp.ClientSession, stripe_base_url: str, key: str,
     make_client,  # type: ignore[no-untyped-def]
 ) -> None:
-    ids = await _ids(make_client(key))
+    ids = await _ids(make_client(key), http, stripe_base_url)
     headers = {"Authorization": f"Bearer {key}"}
     checked = 0
     for method, template, _ in ROUTES:
@@ -207,7 +218,7 @@ async def test_documented_required_parameters_are_required(
     http: aiohttp.ClientSession, stripe_base_url: str, key: str,
     make_client,  # type: ignore[no-untyped-def]
 ) -> None:
-    ids = await _ids(make_client(key))
+    ids = await _ids(make_client(key), http, stripe_base_url)
     required = json.loads(params.SOURCE.read_text())["required"]
     served = {f"{m} {p}" for m, p, _ in ROUTES}
     assert set(required) <= served
@@ -217,7 +228,9 @@ async def test_documented_required_parameters_are_required(
              "GET /v1/setup_attempts": {"setup_intent": ids["setup_intents"]},
              "GET /v1/customers/search": {"query": "created>0"},
              "GET /v1/payment_intents/search": {"query": "created>0"},
-             "GET /v1/charges/search": {"query": "created>0"}}
+             "GET /v1/charges/search": {"query": "created>0"},
+             "POST /v1/webhook_endpoints": {"url": "http://127.0.0.1:9/x",
+                                            "enabled_events[0]": "*"}}
     assert set(valid) == set(required)
     headers = {"Authorization": f"Bearer {key}",
                "Content-Type": "application/x-www-form-urlencoded"}
@@ -225,7 +238,8 @@ async def test_documented_required_parameters_are_required(
         method, template = endpoint.split(" ")
         url = stripe_base_url + template.replace("{id}", ids["payment_methods"])
         for name in names:
-            body = urlencode({k: v for k, v in valid[endpoint].items() if k != name})
+            body = urlencode({k: v for k, v in valid[endpoint].items()
+                              if k.split("[")[0] != name})
             req = (http.get(f"{url}?{body}", headers=headers) if method == "GET"
                    else http.post(url, data=body, headers=headers))
             async with req as r:

@@ -7,7 +7,6 @@ from collections.abc import Iterator, Mapping
 from amci.testmode import search
 from amci.testmode.auth import Account
 from amci.testmode.errors import InvalidRequestError, ResourceMissing
-from amci.testmode.resources.authorizations import expire_authorization
 from amci.testmode.resources.context import Context, Json, Params
 from amci.testmode.store import Row
 from amci.testmode.wire import EXPAND, Int, Obj, Str, check, require
@@ -17,10 +16,12 @@ RETRIEVE = {"expand": EXPAND, "client_secret": Str(255)}
 
 PREFIX_KIND = {"cus": "customer", "pm": "payment_method", "pi": "payment_intent",
                "ch": "charge", "re": "refund", "seti": "setup_intent",
-               "setatt": "setup_attempt"}
+               "setatt": "setup_attempt", "dp": "dispute", "evt": "event",
+               "we": "webhook_endpoint"}
 MISSING_NAME = {"customer": "customer", "payment_method": "PaymentMethod",
                 "payment_intent": "payment_intent", "charge": "charge", "refund": "refund",
-                "setup_intent": "setup_intent", "setup_attempt": "setup_attempt"}
+                "setup_intent": "setup_intent", "setup_attempt": "setup_attempt",
+                "dispute": "dispute", "event": "event", "webhook_endpoint": "webhook_endpoint"}
 
 
 def load(ctx: Context, acct: Account, ident: str, kind: str, param: str | None = None) -> Row:
@@ -28,8 +29,6 @@ def load(ctx: Context, acct: Account, ident: str, kind: str, param: str | None =
     row = ctx.store.get(acct.id, ident) if ident else None
     if row is None or row.kind != kind or row.internal.get("deleted"):
         raise ResourceMissing(MISSING_NAME[kind], ident, param=param)
-    if kind == "payment_intent":
-        expire_authorization(ctx, acct, row)
     return row
 
 
@@ -78,7 +77,8 @@ def _expand(ctx: Context, acct: Account, node: Json, parts: list[str], path: str
 
 def list_objects(ctx: Context, acct: Account, kind: str, params: Params, url: str,
                  f1: str | None = None, f2: str | None = None,
-                 equal: Mapping[str, str] | None = None) -> Json:
+                 equal: Mapping[str, str] | None = None,
+                 f1_any: list[str] | None = None) -> Json:
     """One page of a list endpoint, newest first, with Stripe's cursor parameters."""
     limit = _limit(params)
     before = after = None
@@ -94,11 +94,9 @@ def list_objects(ctx: Context, acct: Account, kind: str, params: Params, url: st
                                   param="ending_before")
     rows, more = ctx.store.page(acct.id, kind, f1=f1, f2=f2, limit=limit,
                                 before_seq=before, after_seq=after,
-                                created=params.get("created"), equal=equal)
+                                created=params.get("created"), equal=equal, f1_any=f1_any)
     data = []
     for row in rows:
-        if kind == "payment_intent":
-            expire_authorization(ctx, acct, row)
         if not row.internal.get("deleted"):
             data.append(row.data)
     result = {"object": "list", "data": data, "has_more": more, "url": url}
@@ -152,8 +150,6 @@ def search_objects(ctx: Context, acct: Account, kind: str, resource: str, raw: P
 
 def _live(ctx: Context, acct: Account, kind: str, before: int | None) -> Iterator[Row]:
     for row in ctx.store.scan(acct.id, kind, before_seq=before):
-        if kind == "payment_intent":
-            expire_authorization(ctx, acct, row)
         if not row.internal.get("deleted"):
             yield row
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from amci.testmode.amounts import AmountPolicy
 from amci.testmode.clock import Clock
+from amci.testmode.queue import Queue
 from amci.testmode.settings import TestmodeSettings
 from amci.testmode.store import Store
 
@@ -21,6 +22,7 @@ class Context:
     clock: Clock
     settings: TestmodeSettings
     policy: AmountPolicy
+    queue: Queue
 
 
 def merge_metadata(current: Json, update: Json | None) -> Json:

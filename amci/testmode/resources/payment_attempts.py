@@ -14,7 +14,7 @@ from amci.testmode import cards, holds
 from amci.testmode import three_d_secure as tds
 from amci.testmode.auth import Account
 from amci.testmode.errors import DOC_URL, CardError, InvalidRequestError
-from amci.testmode.resources import actions, objects, payment_methods
+from amci.testmode.resources import actions, disputes, objects, payment_methods
 from amci.testmode.resources.common import load, shipping
 from amci.testmode.resources.context import Context, Json, Params
 from amci.testmode.store import Row
@@ -183,10 +183,15 @@ def charge(ctx: Context, acct: Account, row: Row, pm_row: Row, outcome: cards.Ou
         ch.update(captured=False, amount_captured=0)
         pi.update(status="requires_capture", amount_capturable=pi["amount"])
         internal["capture_before"] = capture_before
+        ctx.queue.schedule(acct.id, "authorization_expiry", pi["id"], capture_before)
     else:
         ch.update(captured=True, amount_captured=pi["amount"])
         pi.update(status="succeeded", amount_received=pi["amount"], amount_capturable=0)
-    ctx.store.insert(acct.id, "charge", ch, f1=ch["customer"], f2=pi["id"])
+    after = pm_row.internal.get("after")
+    ctx.store.insert(acct.id, "charge", ch, {"after": after} if after else None,
+                     f1=ch["customer"], f2=pi["id"])
+    if not manual:
+        disputes.schedule_opening(ctx, acct.id, ch["id"], after)
     usage = _setup_future_usage(pi)
     if usage and pi["customer"]:
         _save_for_future_use(ctx, acct, pi, pm["id"], usage)

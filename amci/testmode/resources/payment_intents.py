@@ -10,7 +10,7 @@ from amci.testmode.amounts import fmt
 from amci.testmode.auth import Account
 from amci.testmode.errors import InvalidRequestError
 from amci.testmode.params import MissingRef, documented
-from amci.testmode.resources import actions, payment_attempts, payment_methods
+from amci.testmode.resources import actions, disputes, payment_attempts, payment_methods
 from amci.testmode.resources.authorizations import release_charge
 from amci.testmode.resources.common import (
     RETRIEVE,
@@ -317,6 +317,7 @@ def capture(ctx: Context, acct: Account, ids: Params, raw: Params) -> Json:
     ch.data.update(captured=True, amount_captured=amount)
     ch.data["payment_method_details"]["card"]["capture_before"] = None
     ctx.store.update(acct.id, ch.data, ch.internal, f1=ch.data["customer"], f2=pi["id"])
+    disputes.schedule_opening(ctx, acct.id, ch.id, ch.internal.get("after"))
     pi["metadata"] = merge_metadata(pi["metadata"], p.get("metadata"))
     pi.update(status="succeeded", amount_received=amount, amount_capturable=0)
     ctx.store.update(acct.id, pi, row.internal, f1=pi["customer"])

@@ -103,7 +103,9 @@ def _new(ctx: Context, acct: Account, card: cards.TestCard, *, exp_month: int, e
         "livemode": False,
         "metadata": merge_metadata({}, metadata), "type": "card",
     }
-    internal = {"outcome": card.outcome.to_internal()}
+    internal: Json = {"outcome": card.outcome.to_internal()}
+    if card.after:
+        internal["after"] = card.after
     ctx.store.insert(acct.id, "payment_method", pm, internal)
     return Row(0, pm["id"], "payment_method", pm, internal)
 

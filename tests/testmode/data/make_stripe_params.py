@@ -45,6 +45,13 @@ ENDPOINTS = [
     ("get", "/v1/setup_intents/{intent}"), ("post", "/v1/setup_intents/{intent}"),
     ("post", "/v1/setup_intents/{intent}/confirm"),
     ("post", "/v1/setup_intents/{intent}/cancel"), ("get", "/v1/setup_attempts"),
+    ("get", "/v1/events"), ("get", "/v1/events/{id}"),
+    ("post", "/v1/webhook_endpoints"), ("get", "/v1/webhook_endpoints"),
+    ("get", "/v1/webhook_endpoints/{webhook_endpoint}"),
+    ("post", "/v1/webhook_endpoints/{webhook_endpoint}"),
+    ("delete", "/v1/webhook_endpoints/{webhook_endpoint}"),
+    ("get", "/v1/disputes"), ("get", "/v1/disputes/{dispute}"),
+    ("post", "/v1/disputes/{dispute}"), ("post", "/v1/disputes/{dispute}/close"),
 ]
 BY_TYPE = {"payment_method_data", "payment_method_options"}
 KEEP_IN_BY_TYPE = {"card", "type", "billing_details", "metadata", "allow_redisplay",

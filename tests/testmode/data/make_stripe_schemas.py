@@ -24,13 +24,16 @@ from typing import Any
 import yaml
 
 ROOTS = ("customer", "deleted_customer", "payment_method", "payment_intent", "charge", "refund",
-         "setup_intent", "setup_attempt", "error")
+         "setup_intent", "setup_attempt", "error", "event", "webhook_endpoint",
+         "deleted_webhook_endpoint", "dispute")
 # Objects whose fixture keys are the fields "returned by default" (path in the fixture).
 FIXTURE_REQUIRED = {
     "customer": ("customer",), "deleted_customer": ("deleted_customer",),
     "payment_method": ("payment_method",), "payment_intent": ("payment_intent",),
     "charge": ("charge",), "refund": ("refund",), "setup_intent": ("setup_intent",),
     "setup_attempt": ("setup_attempt",),
+    "event": ("event",), "webhook_endpoint": ("webhook_endpoint",),
+    "deleted_webhook_endpoint": ("deleted_webhook_endpoint",), "dispute": ("dispute",),
     "payment_method_card": ("payment_method", "card"),
     "payment_method_details_card": ("charge", "payment_method_details", "card"),
     "billing_details": ("payment_method", "billing_details"),
