@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 NODE_DEPS := tests/node/node_modules/.package-lock.json
+CHROMIUM  := /usr/bin/chromium
 
 .PHONY: run test lint system-packages bench bench-testmode bench-relay bench-webhooks bench-replicas bench-burst clean
 
@@ -22,7 +23,9 @@ test: lint $(NODE_DEPS) system-packages
 
 # The store, replica and topology tests start a throwaway PostgreSQL cluster from the Debian
 # server binaries (tests/conftest.py) and HAProxy in front of AMCI replicas
-# (tests/e2e/test_topology.py); a fresh machine gets the packages first.
+# (tests/e2e/test_topology.py); the browser tests (tests/billing_client/web) drive Debian's
+# chromium with Playwright (executable_path: Playwright's own browser download is never used).
+# A fresh machine gets the packages first; each install is said.
 system-packages:
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
@@ -31,11 +34,15 @@ system-packages:
 		echo "make test: installing the Debian packages the tests start:$$missing (apt-get install -y$$missing)"; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
+	@if [ ! -x $(CHROMIUM) ]; then \
+		echo "make test: installing Debian's chromium for the browser tests ($(CHROMIUM) is missing): apt-get install -y chromium"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-liberation; \
+	fi
 
 # stripe-node for the second-SDK test: installed from the lock file only when node_modules is
 # missing or older than the lock (npm ci writes node_modules/.package-lock.json).
 $(NODE_DEPS): tests/node/package-lock.json tests/node/package.json
-	@echo "installing stripe-node for tests/node (npm ci: node_modules missing or stale)"
+	@echo "installing stripe-node and axe-core for tests/node (npm ci: node_modules missing or stale)"
 	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 

@@ -49,6 +49,8 @@ TOKEN_FILE = Path("var/billing-client.token")
 # first start, kept here (0600), handed to both services in their environment, never printed.
 NOTIFICATION_SECRET_FILE = Path("var/amci-notification.secret")
 TOKEN_NAME = "make-run"  # noqa: S105 - the token's name, not the token
+ADMIN_PASSWORD_FILE = Path("var/admin.password")
+ADMIN_USERNAME = "admin"
 
 
 def _wait_healthy(name: str, proc: subprocess.Popen[bytes], url: str) -> None:
@@ -99,10 +101,7 @@ def _api_token(bc_url: str) -> None:
     if made.returncode != 0:
         raise SystemExit(f"could not create the billing client's API token: {made.stderr.strip()}")
     token = made.stdout.strip()
-    TOKEN_FILE.unlink(missing_ok=True)
-    fd = os.open(TOKEN_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(token + "\n")
+    _write_secret(TOKEN_FILE, token)
     print(
         f"billing client API token (shown once, kept in {TOKEN_FILE}, mode 0600):\n  {token}",
         flush=True,
@@ -119,6 +118,38 @@ def _notification_secret() -> str:
             with os.fdopen(fd, "w") as out:
                 out.write(secrets.token_urlsafe(32) + "\n")
     return NOTIFICATION_SECRET_FILE.read_text().strip()
+
+
+def _write_secret(path: Path, text: str) -> None:
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text + "\n")
+
+
+def _console_admin(bc_url: str) -> None:
+    """The console's first administrator, made on first start with ``billing-client
+    create-admin --generate-password`` (the launcher never imports billing_client): its password
+    is printed once and kept in var/admin.password (0600). Later starts find the account taken
+    and leave it (and the file) alone."""
+    made = _billing_client_command(
+        "create-admin", "--username", ADMIN_USERNAME, "--generate-password"
+    )
+    if made.returncode != 0:
+        if "already exists" in made.stderr:
+            where = f"password in {ADMIN_PASSWORD_FILE}" if ADMIN_PASSWORD_FILE.exists() else (
+                "password as set before"
+            )
+            print(f"console: {bc_url}/admin/ (user {ADMIN_USERNAME!r}, {where})", flush=True)
+            return
+        raise SystemExit(f"could not create the console's administrator: {made.stderr.strip()}")
+    password = made.stdout.strip()
+    _write_secret(ADMIN_PASSWORD_FILE, password)
+    print(
+        f"console: {bc_url}/admin/ — administrator {ADMIN_USERNAME!r}, password (shown once, "
+        f"kept in {ADMIN_PASSWORD_FILE}, mode 0600):\n  {password}",
+        flush=True,
+    )
 
 
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
@@ -174,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         _wait_healthy("billing client", bc, f"{bc_url}/healthz")
         _api_token(bc_url)
+        _console_admin(bc_url)
         print(BANNER.format(amci=amci_url, bc=bc_url), flush=True)
         while all(proc.poll() is None for proc in procs):
             time.sleep(0.5)

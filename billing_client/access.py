@@ -9,6 +9,10 @@ family        rule
               ``Content-Type: application/json`` (415 otherwise); a bodiless POST (void,
               retry) is fine.
 service       ``/healthz``, ``/metrics``, ``/openapi.json``: open (probes, scrapers, docs).
+``/admin``    an administrator's session; ``/portal``: a customer's; and on every POST the
+``/portal``   session's CSRF token (``web/pages.py``, its own middleware, which also renders
+              these families' errors as pages). Only the sign-in pages are open.
+``/static``   open: the pages' stylesheet.
 ``/return``   ``GET`` only, open: the customer's browser back from 3D Secure. The page shows
               the outcome's end-user message and nothing else (``api/returns.py``).
 callbacks     ``POST /notifications/amci``: no token; authenticated by ``AMCI-Signature``
@@ -38,6 +42,7 @@ API_PREFIX = "/api"
 OPEN_ROUTES = frozenset({"/healthz", "/metrics", "/openapi.json"})
 RETURN_PREFIX = "/return/"
 CALLBACK_ROUTES = frozenset({"/notifications/amci"})
+PAGE_PREFIXES = ("/admin", "/portal", "/static")
 _STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -49,8 +54,12 @@ def check_routes(app: web.Application) -> None:
     """Every route is in a family with a rule; raise on one that isn't."""
     for resource in app.router.resources():
         path = resource.canonical
-        if (path not in OPEN_ROUTES | CALLBACK_ROUTES and not _in_api(path)
-                and not path.startswith(RETURN_PREFIX)):
+        if (
+            path not in OPEN_ROUTES | CALLBACK_ROUTES
+            and not _in_api(path)
+            and not path.startswith(RETURN_PREFIX)
+            and not any(path == p or path.startswith(p + "/") for p in PAGE_PREFIXES)
+        ):
             raise RuntimeError(f"route {path} belongs to no access family (see access.py)")
 
 
@@ -78,8 +87,10 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
     if not (_in_api(request.path) or _in_api(canonical)):
         return await handler(request)
     presented = _bearer(request)
-    if presented is None or await request.app[keys.TOKENS].verify(presented) is None:
+    name = await request.app[keys.TOKENS].verify(presented) if presented is not None else None
+    if name is None:
         raise Unauthenticated()
+    request[keys.API_CLIENT] = name
     if request.method in _STATE_CHANGING and _has_body(request):
         if request.content_type != "application/json":
             raise UnsupportedMediaType(

@@ -5,7 +5,9 @@ Everything with a lifetime (the store, the HTTP session to AMCI) is opened and c
 not closed here); AMCI's address comes from ``settings.amci_url``.
 
 Middlewares: ``error_middleware`` (outermost: request id, log, metrics, the error envelope) around
-``access_middleware`` (API token and JSON-only bodies on ``/api``; see ``access.py``).
+``pages_middleware`` (sessions and CSRF on the console's ``/admin`` and the portal's ``/portal``
+pages, their errors as HTML; ``web/pages.py``) around ``access_middleware`` (API token and
+JSON-only bodies on ``/api``; see ``access.py``).
 
 The background reconciler (``reconciler.py``) is a second ``cleanup_ctx``, after the first: it
 starts once storage and AMCI are ready and is cancelled before they close. ``on_reconcile_pass``
@@ -27,17 +29,20 @@ from billing_client import keys, openapi
 from billing_client.access import access_middleware, check_routes
 from billing_client.amci_client import AmciClient
 from billing_client.api.routes import ROUTES
-from billing_client.auth import Tokens
+from billing_client.auth import Admins, CustomerLogins, Tokens
 from billing_client.crypto import Vault
 from billing_client.errors import BillingError
 from billing_client.logs import log
 from billing_client.metrics import Metrics
 from billing_client.middleware import error_middleware
 from billing_client.reconciler import OnPass, run_reconciler
+from billing_client.sessions import Sessions, Throttle
 from billing_client.settings import Settings, SettingsError
 from billing_client.storage import Storage
 from billing_client.usecases import demo
 from billing_client.usecases.context import Context
+from billing_client.web.pages import STATIC, STATIC_DIR, pages_middleware
+from billing_client.web.routes import ROUTES as PAGE_ROUTES
 
 logger = logging.getLogger("billing_client")
 
@@ -51,13 +56,15 @@ def create_app(
 ) -> web.Application:
     # The error middleware is outermost: it renders the access middleware's 401/415 too.
     app = web.Application(
-        middlewares=[error_middleware, access_middleware], client_max_size=256 * 1024
+        middlewares=[error_middleware, pages_middleware, access_middleware],
+        client_max_size=256 * 1024,
     )
     app[keys.SETTINGS] = settings
     app[keys.METRICS] = Metrics()
     app[keys.OPENAPI] = openapi.document_bytes()
-    for method, path, handler in ROUTES:
+    for method, path, handler in (*ROUTES, *PAGE_ROUTES):
         app.router.add_route(method, path, handler)
+    app.router.add_static(STATIC, STATIC_DIR)
     check_routes(app)
 
     async def resources_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -80,6 +87,15 @@ def create_app(
             )
             app[keys.STORAGE] = storage
             app[keys.TOKENS] = Tokens(storage, clock=clock)
+            app[keys.ADMINS] = Admins(storage, clock=clock)
+            app[keys.CUSTOMER_LOGINS] = CustomerLogins(storage, clock=clock)
+            app[keys.SESSIONS] = Sessions(
+                storage,
+                idle_seconds=settings.session_idle_seconds,
+                max_seconds=settings.session_max_seconds,
+                clock=clock,
+            )
+            app[keys.THROTTLE] = Throttle(storage, clock=clock)
             app[keys.USECASES] = usecases
             if settings.demo is not None:
                 try:

@@ -4,6 +4,8 @@ billing-client serve [--config config/billing_client.yaml] [--host H] [--port P]
                      [--store URL | --db FILE]
 billing-client create-token --name NAME [--config …] [--store URL | --db FILE]   (prints it once)
 billing-client revoke-token --name NAME [--config …] [--store URL | --db FILE]
+billing-client create-admin --username NAME [--config …] [--store URL | --db FILE]
+                            [--generate-password]   (password from stdin, or made and printed once)
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 from billing_client import logs
 from billing_client.app import create_app
-from billing_client.auth import TokenError, Tokens
+from billing_client.auth import AccountError, Admins, TokenError, Tokens, generate_password
 from billing_client.settings import DEFAULT_CONFIG, Settings, SettingsError, load_settings
 from billing_client.storage import Storage, StorageError
 from httpkit import serving
@@ -103,6 +105,46 @@ def _token_command(args: argparse.Namespace, *, create: bool) -> int:
     return 0
 
 
+async def _create_admin(db_path: str, username: str, password: str) -> None:
+    storage = Storage(db_path)
+    await storage.open()
+    try:
+        await Admins(storage).create(username, password)
+    finally:
+        await storage.close()
+
+
+def _admin_command(args: argparse.Namespace) -> int:
+    """An administrator for the console. The password comes from standard input (its first
+    line), never from argv (which other users of the machine can read); or, with
+    ``--generate-password``, is made here and printed once on stdout."""
+    try:
+        db_path = _db_path(args)
+    except SettingsError as exc:
+        print(f"billing-client: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.generate_password:
+        password = generate_password()
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        asyncio.run(_create_admin(db_path, args.username, password))
+    except AccountError as exc:
+        print(f"billing-client: {exc.message}", file=sys.stderr)
+        return 1
+    except StorageError as exc:
+        print(f"billing-client: {exc}", file=sys.stderr)
+        return 1
+    if args.generate_password:
+        print(password, flush=True)
+    print(
+        f"billing-client: administrator {args.username!r} created "
+        "(the store keeps a scrypt hash of the password only).",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="billing-client", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -136,6 +178,21 @@ def build_parser() -> argparse.ArgumentParser:
             port=None,
             amci=None,
         )
+    admin = sub.add_parser(
+        "create-admin", help="create a console administrator (password read from stdin)"
+    )
+    admin.add_argument("--username", required=True)
+    admin.add_argument(
+        "--generate-password", action="store_true",
+        help="make a random password and print it (once) instead of reading stdin",
+    )
+    admin.add_argument(
+        "--config", help=f"YAML settings file (default: {DEFAULT_CONFIG}, if it exists)"
+    )
+    where = admin.add_mutually_exclusive_group()
+    where.add_argument("--store", metavar="URL", help="the store URL (default: the settings')")
+    where.add_argument("--db", help="SQLite file (default: the settings' store)")
+    admin.set_defaults(func=_admin_command, host=None, port=None, amci=None)
     return parser
 
 

@@ -19,6 +19,7 @@ YAML shape::
     reconcile: {interval_seconds: 30}   # 0 disables the background retry of pending transactions
     crypto:  {encryption_key: <Fernet key>}
     log_level: INFO
+    web:     {session_idle_seconds: 1800, session_max_seconds: 43200, secure_cookies: null}
     demo:    # optional: a payment system created at start-up if none has this name
       payment_system: {name, processor, login, password, test_mode, enabled_methods, …}
       currencies: {USD: "0.5"}
@@ -98,9 +99,18 @@ class Settings(BaseModel):
     reconcile_interval_seconds: float = Field(30.0, ge=0, allow_inf_nan=False)
     log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] = "INFO"
     demo: DemoSettings | None = None
+    # Console and portal sessions: ended after this long without a request, and this long after
+    # sign-in whatever happens.
+    session_idle_seconds: float = Field(1800.0, gt=0, allow_inf_nan=False)
+    session_max_seconds: float = Field(43200.0, gt=0, allow_inf_nan=False)
+    # The session cookie's Secure flag: None (default) sets it when the request came over TLS or
+    # the billing client is reached at an https:// address; true forces it (behind a TLS proxy).
+    secure_cookies: bool | None = None
 
     @field_validator(
         "port",
+        "session_idle_seconds",
+        "session_max_seconds",
         "request_header_timeout_seconds",
         "amci_timeout_seconds",
         "reconcile_interval_seconds",
@@ -177,6 +187,9 @@ FILE_KEYS: Mapping[str, str] = {
     "encryption_key": "crypto.encryption_key",
     "log_level": "log_level",
     "demo": "demo",
+    "session_idle_seconds": "web.session_idle_seconds",
+    "session_max_seconds": "web.session_max_seconds",
+    "secure_cookies": "web.secure_cookies",
 }
 
 

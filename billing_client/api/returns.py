@@ -35,6 +35,8 @@ def _page(title: str, message: str, status: int = 200) -> web.Response:
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(title)}</title></head><body>"
         f"<h1>{html.escape(title)}</h1><p id=\"message\">{html.escape(message)}</p>"
+        # The self-care portal's customers go back to their account (they sign in if needed).
+        "<p><a href=\"/portal/\">Back to your account</a></p>"
         "</body></html>"
     )
     return web.Response(

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from billing_client import contract, keys
 from billing_client.errors import InvalidRequest, invalid
+from billing_client.usecases import audit
 from billing_client.usecases.context import Context, Result
 
 M = TypeVar("M", bound=BaseModel)
@@ -33,6 +34,15 @@ _PRINTABLE_ASCII = re.compile(r"^[\x20-\x7e]{1,255}$")
 
 def usecases(request: web.Request) -> Context:
     return request.app[keys.USECASES]
+
+
+async def audited(
+    request: web.Request, action: str, object_type: str, object_id: str, detail: str = ""
+) -> None:
+    """An entry in the audit trail for what this API token did (the console records its
+    administrators' actions the same way)."""
+    actor = f"API token {request[keys.API_CLIENT]}"
+    await audit.record(usecases(request), actor, action, object_type, object_id, detail)
 
 
 def return_base(request: web.Request) -> str:

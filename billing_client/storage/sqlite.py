@@ -162,6 +162,9 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE transactions ADD COLUMN dispute_amount_minor INTEGER;
     CREATE INDEX IF NOT EXISTS transactions_amci_payment ON transactions(amci_payment);
     """,
+    # People: administrators, customers' self-care logins, browser sessions, failed sign-ins,
+    # and the audit trail of what administrators did.
+    auth.PEOPLE_SCHEMA,
     # Several billing-client processes: a reconciler takes due rows for a while (its lease)
     # so another one's pass leaves them alone (``Storage.take_due``).
     """

@@ -4,6 +4,7 @@ and curl line, the README's walkthrough run verbatim against them, and Ctrl-C st
 from __future__ import annotations
 
 import base64
+import http.cookiejar
 import json
 import os
 import re
@@ -13,6 +14,9 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 from .conftest import ROOT, call, free_port
@@ -39,6 +43,25 @@ def _run_walkthrough(bc_url: str, cwd: Path) -> list[str]:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout.splitlines()
+
+
+def _console_sign_in(bc_url: str, username: str, password: str) -> bool:
+    """Sign in to the console as a browser does: the form's CSRF token and its cookie, then
+    the POST; True when it lands on a console page."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    with opener.open(f"{bc_url}/admin/login", timeout=10) as page:
+        found = re.search(r'name="csrf_token" value="([^"]+)"', page.read().decode())
+    assert found is not None
+    form = urllib.parse.urlencode(
+        {"csrf_token": found[1], "username": username, "password": password, "next": ""}
+    ).encode()
+    try:
+        with opener.open(f"{bc_url}/admin/login", data=form, timeout=10) as landed:
+            return bool(landed.url.endswith("/admin/payment-systems"))
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 401
+        return False
 
 
 def _read_until_ready(proc: subprocess.Popen[str]) -> str:
@@ -94,6 +117,15 @@ def test_make_run_serves_the_readme_walkthrough_and_ctrl_c_stops_both(tmp_path: 
         assert token_file.stat().st_mode & 0o777 == 0o600
         currencies = f"http://127.0.0.1:{bc_port}/api/currencies/USD"
         assert call("GET", currencies).status == 401
+
+        # The console's first administrator: its password printed once, kept in a 0600 file,
+        # and it signs in.
+        password_file = tmp_path / "var" / "admin.password"
+        password = password_file.read_text().strip()
+        assert len(password) >= 20 and banner.count(password) == 1
+        assert password_file.stat().st_mode & 0o777 == 0o600
+        assert _console_sign_in(f"http://127.0.0.1:{bc_port}", "admin", password)
+        assert not _console_sign_in(f"http://127.0.0.1:{bc_port}", "admin", password + "x")
 
         # The billing client came up with the demo payment system, assigned to USD.
         usd = call("GET", currencies, headers={"Authorization": f"Bearer {token}"})
@@ -164,6 +196,8 @@ def test_make_run_serves_the_readme_walkthrough_and_ctrl_c_stops_both(tmp_path: 
         banner = _read_until_ready(again)
         assert token not in banner and "billing-client.token" in banner
         assert token_file.read_text().strip() == token
+        assert password not in banner and password_file.read_text().strip() == password
+        assert "/admin/" in banner
         reply = call("GET", currencies, headers={"Authorization": f"Bearer {token}"})
         assert reply.status == 200, reply.body
     finally:
