@@ -284,3 +284,46 @@ def test_the_sqlite_dialect_numbered_for_postgresql() -> None:
         "SELECT * FROM t WHERE a = $1 AND b ILIKE $2 AND c = 'why? LIKE' AND d = $3")
     assert numbered("SELECT 'it''s ?' AS q, ? AS unlikely") == (
         "SELECT 'it''s ?' AS q, $1 AS unlikely")
+
+
+async def test_people_sessions_and_the_audit_trail(storage: Storage) -> None:
+    """The console's tables (administrators, self-care logins, sessions, the audit trail) on
+    each backend, through the classes that use them."""
+    from billing_client.auth import AccountError, Admins, CustomerLogins
+    from billing_client.sessions import Sessions
+
+    await _seed(storage)
+    clock = [float(NOW)]
+    admins = Admins(storage, clock=lambda: clock[0])
+    await admins.create("root-admin", "correct horse battery")
+    with pytest.raises(AccountError):
+        await admins.create("root-admin", "another password")
+    assert await admins.verify("root-admin", "correct horse battery") == "root-admin"
+    assert await admins.verify("root-admin", "wrong password!") is None
+    logins = CustomerLogins(storage, clock=lambda: clock[0])
+    await logins.set("cust_1", "john.doe", "his own password")
+    await logins.set("cust_1", "john.d", None)  # a new username keeps the password
+    assert await logins.verify("john.d", "his own password") == "cust_1"
+    sessions = Sessions(storage, idle_seconds=60, max_seconds=3600, clock=lambda: clock[0])
+    cookie = await sessions.start("admin", "root-admin")
+    found = await sessions.find("admin", cookie)
+    assert found is not None and found.subject == "root-admin"
+    assert await sessions.find("customer", cookie) is None
+    clock[0] += 61
+    assert await sessions.find("admin", cookie) is None  # idle too long
+    for action in ("create", "update", "delete"):
+        await storage.execute(
+            "INSERT INTO audit (at, actor, action, object_type, object_id, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?)", (NOW, "root-admin", action, "customer", "cust_1", ""))
+    rows = await storage.fetch_all(
+        "SELECT action FROM audit WHERE object_type = ? AND object_id = ? ORDER BY seq",
+        ("customer", "cust_1"))
+    assert [r["action"] for r in rows] == ["create", "update", "delete"]
+
+
+async def test_amci_notifications_are_recorded_once(storage: Storage) -> None:
+    sql = ("INSERT INTO amci_notifications (id, type, payment, sequence, applied, received) "
+           "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING")
+    assert await storage.execute(sql, ("ntf_1", "payment.succeeded", "pay_1", 1, True, NOW)) == 1
+    assert await storage.execute(sql, ("ntf_1", "payment.succeeded", "pay_1", 1, True, NOW)) == 0
+    assert await storage.fetch_one("SELECT applied FROM amci_notifications") == {"applied": 1}
