@@ -127,22 +127,6 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE cards ADD COLUMN message TEXT;
     """,
     """
-    CREATE TABLE amci_notifications (
-        id TEXT PRIMARY KEY,
-        type TEXT NOT NULL,
-        payment TEXT,
-        sequence BIGINT NOT NULL,
-        applied BIGINT NOT NULL,
-        received BIGINT NOT NULL
-    );
-    ALTER TABLE transactions ADD COLUMN amci_sequence BIGINT NOT NULL DEFAULT 0;
-    ALTER TABLE transactions ADD COLUMN dispute_id TEXT;
-    ALTER TABLE transactions ADD COLUMN dispute_status TEXT;
-    ALTER TABLE transactions ADD COLUMN dispute_reason TEXT;
-    ALTER TABLE transactions ADD COLUMN dispute_amount_minor BIGINT;
-    CREATE INDEX transactions_amci_payment ON transactions(amci_payment);
-    """,
-    """
     CREATE TABLE admins (
         username TEXT PRIMARY KEY,
         password_hash TEXT NOT NULL,
@@ -178,6 +162,22 @@ MIGRATIONS: tuple[str, ...] = (
         detail TEXT NOT NULL DEFAULT ''
     );
     CREATE INDEX audit_object ON audit(object_type, object_id, seq);
+    """,
+    """
+    CREATE TABLE amci_notifications (
+        id TEXT PRIMARY KEY,
+        type TEXT NOT NULL,
+        payment TEXT,
+        sequence BIGINT NOT NULL,
+        applied BIGINT NOT NULL,
+        received BIGINT NOT NULL
+    );
+    ALTER TABLE transactions ADD COLUMN amci_sequence BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE transactions ADD COLUMN dispute_id TEXT;
+    ALTER TABLE transactions ADD COLUMN dispute_status TEXT;
+    ALTER TABLE transactions ADD COLUMN dispute_reason TEXT;
+    ALTER TABLE transactions ADD COLUMN dispute_amount_minor BIGINT;
+    CREATE INDEX transactions_amci_payment ON transactions(amci_payment);
     """,
     """
     ALTER TABLE transactions ADD COLUMN reconcile_until BIGINT;

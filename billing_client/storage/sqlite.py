@@ -143,6 +143,9 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE cards ADD COLUMN off_session_ready INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE cards ADD COLUMN message TEXT;
     """,
+    # People: administrators, customers' self-care logins, browser sessions, failed sign-ins,
+    # and the audit trail of what administrators did.
+    auth.PEOPLE_SCHEMA,
     # AMCI's notifications: each applied once (by id), and per payment in sequence order (the
     # last applied sequence on the payment's transaction); a dispute as the transaction's
     # sub-object.
@@ -162,9 +165,6 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE transactions ADD COLUMN dispute_amount_minor INTEGER;
     CREATE INDEX IF NOT EXISTS transactions_amci_payment ON transactions(amci_payment);
     """,
-    # People: administrators, customers' self-care logins, browser sessions, failed sign-ins,
-    # and the audit trail of what administrators did.
-    auth.PEOPLE_SCHEMA,
     # Several billing-client processes: a reconciler takes due rows for a while (its lease)
     # so another one's pass leaves them alone (``Storage.take_due``).
     """

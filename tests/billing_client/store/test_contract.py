@@ -327,3 +327,19 @@ async def test_amci_notifications_are_recorded_once(storage: Storage) -> None:
     assert await storage.execute(sql, ("ntf_1", "payment.succeeded", "pay_1", 1, True, NOW)) == 1
     assert await storage.execute(sql, ("ntf_1", "payment.succeeded", "pay_1", 1, True, NOW)) == 0
     assert await storage.fetch_one("SELECT applied FROM amci_notifications") == {"applied": 1}
+
+
+def test_each_migration_has_its_twin_at_the_same_number() -> None:
+    """Version N means the same tables and added columns on both backends (a database's
+    version number is compared, not its shape)."""
+    import re
+
+    def changes(script: str) -> set[tuple[str, ...]]:
+        found: set[tuple[str, ...]] = set()
+        for m in re.finditer(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)|ALTER TABLE (\w+) ADD COLUMN "
+                             r"(\w+)", script):
+            found.add(("table", m[1]) if m[1] else ("column", m[2], m[3]))
+        return found
+
+    assert [changes(s) for s in SQLITE_MIGRATIONS] == [
+        changes(s) for s in postgres_schema.MIGRATIONS]
