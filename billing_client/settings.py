@@ -87,6 +87,9 @@ class Settings(BaseModel):
     request_header_timeout_seconds: float = Field(10.0, gt=0, allow_inf_nan=False)
     amci_url: str = "http://127.0.0.1:8080"
     amci_timeout_seconds: float = Field(10.0, gt=0, allow_inf_nan=False)
+    # The secrets AMCI signs its notifications with (AMCI-Signature): the current one, and
+    # during a rotation the previous one too. None configured: notifications are refused.
+    amci_notification_secrets: tuple[Secret, ...] = Field((), max_length=2)
     db_path: str = Field("var/billing_client.sqlite3", min_length=1)
     reconcile_interval_seconds: float = Field(30.0, ge=0, allow_inf_nan=False)
     log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] = "INFO"
@@ -127,6 +130,15 @@ class Settings(BaseModel):
             raise ValueError(str(exc)) from None
         return value
 
+    @field_validator("amci_notification_secrets", mode="before")
+    @classmethod
+    def _secrets(cls, value: Any) -> Any:
+        if isinstance(value, str):  # from the environment: comma-separated
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            return tuple(v if isinstance(v, Secret) else Secret(str(v)) for v in value)
+        return value
+
     @field_validator("amci_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
@@ -148,6 +160,7 @@ FILE_KEYS: Mapping[str, str] = {
     "request_header_timeout_seconds": "server.request_header_timeout_seconds",
     "amci_url": "amci.url",
     "amci_timeout_seconds": "amci.timeout_seconds",
+    "amci_notification_secrets": "amci.notification_secrets",
     "db_path": "storage.db_path",
     "reconcile_interval_seconds": "reconcile.interval_seconds",
     "encryption_key": "crypto.encryption_key",

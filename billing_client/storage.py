@@ -159,6 +159,25 @@ MIGRATIONS: tuple[str, ...] = (
     # People: administrators, customers' self-care logins, browser sessions, failed sign-ins,
     # and the audit trail of what administrators did.
     auth.PEOPLE_SCHEMA,
+    # AMCI's notifications: each applied once (by id), and per payment in sequence order (the
+    # last applied sequence on the payment's transaction); a dispute as the transaction's
+    # sub-object.
+    """
+    CREATE TABLE IF NOT EXISTS amci_notifications (
+        id TEXT PRIMARY KEY,
+        type TEXT NOT NULL,
+        payment TEXT,
+        sequence INTEGER NOT NULL,
+        applied INTEGER NOT NULL,
+        received INTEGER NOT NULL
+    );
+    ALTER TABLE transactions ADD COLUMN amci_sequence INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE transactions ADD COLUMN dispute_id TEXT;
+    ALTER TABLE transactions ADD COLUMN dispute_status TEXT;
+    ALTER TABLE transactions ADD COLUMN dispute_reason TEXT;
+    ALTER TABLE transactions ADD COLUMN dispute_amount_minor INTEGER;
+    CREATE INDEX IF NOT EXISTS transactions_amci_payment ON transactions(amci_payment);
+    """,
 )
 
 _TABLES = {"payment_systems", "currencies", "customers", "cards", "transactions"}
