@@ -6,7 +6,7 @@ PIP    := $(BIN)/python -m pip
 NODE_DEPS := tests/node/node_modules/.package-lock.json
 CHROMIUM  := /usr/bin/chromium
 
-.PHONY: run test lint system-packages bench bench-testmode bench-relay bench-webhooks bench-replicas bench-burst clean
+.PHONY: run test lint system-packages fuzz bench bench-testmode bench-relay bench-webhooks bench-replicas bench-burst clean
 
 # Reinstall only when pyproject.toml changes; extras are recorded in the stamp name.
 $(VENV)/.installed-%: pyproject.toml
@@ -49,6 +49,12 @@ $(NODE_DEPS): tests/node/package-lock.json tests/node/package.json
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check amci billing_client httpkit tests bench
 	$(BIN)/mypy
+
+# The suite's fuzzing test (tests/fuzz), longer: more examples per operation, figures printed.
+# FUZZ_SEED=N for another fixed seed.
+FUZZ_EXAMPLES ?= 150
+fuzz: $(VENV)/.installed-test
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -s tests/fuzz
 
 bench: bench-testmode bench-relay bench-webhooks bench-replicas bench-burst
 

@@ -108,18 +108,6 @@ def _api_token(bc_url: str) -> None:
     )
 
 
-def _notification_secret() -> str:
-    if not NOTIFICATION_SECRET_FILE.exists():
-        try:
-            fd = os.open(NOTIFICATION_SECRET_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as out:
-                out.write(secrets.token_urlsafe(32) + "\n")
-    return NOTIFICATION_SECRET_FILE.read_text().strip()
-
-
 def _write_secret(path: Path, text: str) -> None:
     path.unlink(missing_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -150,6 +138,18 @@ def _console_admin(bc_url: str) -> None:
         f"kept in {ADMIN_PASSWORD_FILE}, mode 0600):\n  {password}",
         flush=True,
     )
+
+
+def _notification_secret() -> str:
+    if not NOTIFICATION_SECRET_FILE.exists():
+        try:
+            fd = os.open(NOTIFICATION_SECRET_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(32) + "\n")
+    return NOTIFICATION_SECRET_FILE.read_text().strip()
 
 
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:

@@ -41,8 +41,8 @@ from billing_client.errors import Unauthenticated, UnsupportedMediaType
 API_PREFIX = "/api"
 OPEN_ROUTES = frozenset({"/healthz", "/metrics", "/openapi.json"})
 RETURN_PREFIX = "/return/"
-CALLBACK_ROUTES = frozenset({"/notifications/amci"})
 PAGE_PREFIXES = ("/admin", "/portal", "/static")
+CALLBACK_ROUTES = frozenset({"/notifications/amci"})
 _STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 

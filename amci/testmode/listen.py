@@ -14,6 +14,8 @@ from collections.abc import Callable
 import aiohttp
 from aiohttp import web
 
+from httpkit.serving import GuardedRunner
+
 FORWARDED_HEADERS = ("Stripe-Signature", "Content-Type", "User-Agent")
 
 
@@ -51,7 +53,8 @@ async def listen(api_base: str, api_key: str, forward_to: str, events: list[str]
 
         app = web.Application()
         app.router.add_post("/", forward)
-        runner = web.AppRunner(app, access_log=None)
+        # Slow clients are bounded here too (a delivery's headers arrive at once).
+        runner = GuardedRunner(app, header_timeout=10.0, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, host, port)
         await site.start()
