@@ -15,7 +15,10 @@ from urllib.parse import urlsplit
 import yaml
 
 from amci.cli import build_parser as amci_parser
+from amci.settings import load_settings as amci_settings
 from billing_client.cli import build_parser as billing_parser
+from billing_client.crypto import Vault
+from billing_client.settings import load_settings as billing_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -54,6 +57,11 @@ def test_replicas_share_one_store_and_one_test_mode() -> None:
         f"http://stripe-testmode:{tm_args.port}")
     assert testmode["environment"]["HEALTHCHECK_URL"].endswith(f":{tm_args.port}/_testmode/clock")
     assert a["depends_on"]["postgres"] == {"condition": "service_healthy"}
+    # Every variable is a setting AMCI knows (an unknown AMCI_* is refused at start), and the
+    # replicas share the sealing key (a secret sealed by one opens on the other).
+    settings = amci_settings(ROOT / "config" / "amci.yaml", env=a["environment"])
+    assert settings.store.resolved_url == a["environment"]["AMCI_STORE__URL"]
+    assert settings.notifications.encryption_key is not None
 
 
 def test_the_billing_client_runs_on_its_own_database_through_haproxy() -> None:
@@ -70,6 +78,9 @@ def test_the_billing_client_runs_on_its_own_database_through_haproxy() -> None:
     init = SERVICES["postgres"]["volumes"][1].split(":")[0]
     created = re.findall(r"CREATE DATABASE (\w+);", (ROOT / init).read_text())
     assert created == [store.path.lstrip("/")]
+    env = {**bc["environment"], "BILLING_CLIENT_CRYPTO__ENCRYPTION_KEY": Vault.generate_key()}
+    assert billing_settings(ROOT / args.config, env).store == (
+        bc["environment"]["BILLING_CLIENT_STORE__URL"])
 
 
 def test_haproxy_balances_the_replicas_with_the_committed_config() -> None:
