@@ -174,6 +174,7 @@ async def _relay_ctx(app: web.Application) -> AsyncIterator[None]:
             store, account_of=account_of,
             per_second={auth.Mode.TEST: rl.test_per_second, auth.Mode.LIVE: rl.live_per_second},
             endpoint_per_second=rl.endpoint_per_second, max_wait=rl.max_wait_seconds,
+            headroom=rl.headroom,
         )
     else:
         limits = LocalLimits({auth.Mode.TEST: limiter(rl.test_per_second),

@@ -91,13 +91,18 @@ def _encryption_key(path: str) -> Any:
     file = Path(path)
     if not file.exists():
         file.parent.mkdir(parents=True, exist_ok=True)
+        # Written whole under a private name, then linked into place: replicas starting
+        # together never read a file another one has created but not written yet.
+        draft = file.with_name(f".{file.name}.{os.getpid()}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(Sealer.generate() + "\n")
         try:
-            fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.link(draft, file)
         except FileExistsError:
             pass  # another AMCI process made it first: read theirs
-        else:
-            with os.fdopen(fd, "w") as out:
-                out.write(Sealer.generate() + "\n")
+        finally:
+            draft.unlink()
     return SecretStr(file.read_text().strip())
 
 

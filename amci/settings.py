@@ -108,6 +108,10 @@ class RateLimitSettings(_Section):
     # docs.stripe.com/rate-limits: "Individual API endpoints (unless otherwise noted): 25
     # requests per second". Enforced across replicas with a PostgreSQL store.
     endpoint_per_second: Positive = 25.0
+    # With a PostgreSQL store, the share of those limits the replicas book together (calls
+    # spaced 1 / (headroom × limit) apart): the margin absorbs how late a call reaches Stripe
+    # after its slot. docs/amci.md#replicas has the measurements behind the default.
+    headroom: Annotated[float, Field(gt=0, le=1)] = 0.9
 
 
 class IdempotencySettings(_Section):

@@ -50,6 +50,10 @@ class ReconcileReport:
         return self.completed + self.still_pending + self.failed
 
 
+# How long a pass keeps the rows it took from other processes' passes. A process that dies
+# mid-pass leaves them taken this long; a pass normally lets go of each as soon as it is tried.
+LEASE_SECONDS = 300
+
 # ReconcileReport field → billing_client_reconciled_total{outcome} (bounded label values).
 RECONCILE_OUTCOMES = ("completed", "still_pending", "failed", "needs_card", "unknown")
 
@@ -79,8 +83,13 @@ async def reconcile_pending(ctx: Context, limit: int = 50) -> ReconcileReport:
                     counts["unknown"] += 1
         except IdempotencyInUse:
             counts["busy"] += 1  # its request is sending it; send() refuses it if it's late
-    for row in await ctx.db.due_transactions(ctx.now(), limit):
-        counts[await _reconcile_one(ctx, row)] += 1
+    # Taken for this pass (other billing-client processes' passes skip them), one at a time,
+    # each let go once tried.
+    for row in await ctx.db.take_due(ctx.now(), limit, LEASE_SECONDS):
+        try:
+            counts[await _reconcile_one(ctx, row)] += 1
+        finally:
+            await ctx.db.release(row["id"])
     for row in await ctx.db.fetch_all(
         "SELECT * FROM transactions WHERE status IN ('unknown', 'processing') "
         "AND operation IN ('sale', 'authorization') ORDER BY updated LIMIT ?", (limit,)
