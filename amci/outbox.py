@@ -103,7 +103,10 @@ class Outbox:
                 wait = min(wait, max(0.0, next_at - app[keys.CLOCK]()))
             with contextlib.suppress(TimeoutError):
                 # The schedule of the next due attempt, or a wake-up from a new event.
-                await asyncio.wait_for(self._wake.wait(), wait)
+                # (asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a
+                # cancellation that arrives at the wrong moment and hang the shutdown.)
+                async with asyncio.timeout(wait):
+                    await self._wake.wait()
 
     async def deliver(self, n: Notification) -> None:
         app = self._app

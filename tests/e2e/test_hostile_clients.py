@@ -29,6 +29,7 @@ from .conftest import (
     stripe_testmode_service,
 )
 
+EARLY = 0.01
 HEADER_TIMEOUT_S = 1.5
 SLOW_CLIENTS = 300
 LOGIN = "hostile-login-7f3a"
@@ -206,8 +207,10 @@ async def test_slow_clients_are_dropped_while_normal_requests_answer(server: Ser
     since_open = sorted(t[1] for t in timings)
     assert since_open[-1] != float("inf"), "a slow client was never dropped"
     # Each is dropped after the configured limit, not before, and within a bounded delay after.
-    assert since_connecting[0] >= HEADER_TIMEOUT_S, since_connecting[:5]
+    # (EARLY: event loops may fire a timer up to ~1 ms early — uvloop, installed by `make run`,
+    # does — and the client's clock starts a little after the server's.)
+    assert since_connecting[0] >= HEADER_TIMEOUT_S - EARLY, since_connecting[:5]
     assert since_open[-1] <= HEADER_TIMEOUT_S + 1.0, since_open[-5:]
     assert statistics.median(since_open) <= HEADER_TIMEOUT_S + 0.3, since_open
     since_sent, since_answered = await idle
-    assert since_sent >= HEADER_TIMEOUT_S and since_answered <= HEADER_TIMEOUT_S + 1.0
+    assert since_sent >= HEADER_TIMEOUT_S - EARLY and since_answered <= HEADER_TIMEOUT_S + 1.0
