@@ -6,7 +6,7 @@ PIP    := $(BIN)/python -m pip
 NODE_DEPS := tests/node/node_modules/.package-lock.json
 CHROMIUM  := /usr/bin/chromium
 
-.PHONY: run test lint system-packages fuzz bench bench-testmode bench-relay bench-webhooks clean
+.PHONY: run test lint system-packages fuzz bench bench-testmode bench-relay bench-webhooks bench-replicas bench-burst clean
 
 # Reinstall only when pyproject.toml changes; extras are recorded in the stamp name.
 $(VENV)/.installed-%: pyproject.toml
@@ -56,7 +56,7 @@ FUZZ_EXAMPLES ?= 150
 fuzz: $(VENV)/.installed-test
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -s tests/fuzz
 
-bench: bench-testmode bench-relay bench-webhooks
+bench: bench-testmode bench-relay bench-webhooks bench-replicas bench-burst
 
 bench-testmode: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.testmode
@@ -66,6 +66,15 @@ bench-relay: $(VENV)/.installed-bench
 
 bench-webhooks: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.webhooks
+
+# AMCI on SQLite vs PostgreSQL, one replica and two (≈ 1 min; a throwaway PostgreSQL cluster).
+bench-replicas: $(VENV)/.installed-bench system-packages
+	$(BIN)/python -m bench.replicas
+
+# A burst for one account through three replicas: upstream calls per second vs Stripe's limit,
+# at rate_limit.headroom 0.90 and 0.95 (≈ 1.5 min).
+bench-burst: $(VENV)/.installed-bench system-packages
+	$(BIN)/python -m bench.burst
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

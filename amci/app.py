@@ -28,13 +28,18 @@ from amci.errors import AmciError, CardInvalid, PolicyRefusal, parameter_invalid
 from amci.limiter import Limiter, LocalLimits, RateLimits, SharedLimits
 from amci.logs import log
 from amci.metrics import Metrics, create_metrics
+from amci.outbox import Outbox, outbox_ctx
 from amci.relay import Relay, Upstream
+from amci.sealing import Sealer
 from amci.settings import Settings
 from amci.store import Store, open_store
 from amci.store.postgres import PostgresStore
+from amci.webhooks import Registrar
 from httpkit.serving import GuardedRunner
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+# Stripe's deliveries: authenticated by Stripe-Signature, not by a key (``webhooks.py``).
+WEBHOOKS_PREFIX = "/v1/stripe/webhooks/"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Ctx = Callable[[web.Application], AsyncIterator[None]]
 
@@ -60,12 +65,21 @@ def create_app(
     app[keys.FX] = money.load_fx(settings.fx_rates_file)
     money.currencies()  # the currency table is parsed here, not inside the first payment
     logs.quiet_stripe_logger()
+    encryption_key = settings.notifications.encryption_key
+    # Without a configured key (tests, a throwaway run) the sealed secrets live as long as the
+    # process; ``amci serve`` always passes one (from encryption_key_file).
+    app[keys.SEALER] = Sealer(
+        encryption_key.get_secret_value() if encryption_key is not None else Sealer.generate()
+    )
+    app[keys.OUTBOX] = Outbox(app)
+    app[keys.REGISTRAR] = Registrar(app)
 
     app.cleanup_ctx.append(_store_ctx(store))
     app.cleanup_ctx.append(_session_ctx(session))
     app.cleanup_ctx.append(_testmode_ctx)
     app.cleanup_ctx.append(_relay_ctx)
     app.cleanup_ctx.append(_pruner_ctx)
+    app.cleanup_ctx.append(outbox_ctx)
     for method, path, handler in handlers.ROUTES:
         app.router.add_route(method, path, handler)
     return app
@@ -161,6 +175,7 @@ async def _relay_ctx(app: web.Application) -> AsyncIterator[None]:
             store, account_of=account_of,
             per_second={auth.Mode.TEST: rl.test_per_second, auth.Mode.LIVE: rl.live_per_second},
             endpoint_per_second=rl.endpoint_per_second, max_wait=rl.max_wait_seconds,
+            headroom=rl.headroom,
         )
     else:
         limits = LocalLimits({auth.Mode.TEST: limiter(rl.test_per_second),
@@ -212,14 +227,17 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
     route = resource.canonical if resource is not None else "unmatched"
     error: AmciError | None = None
     try:
-        if request.path.startswith("/v1/") and resource is not None:
+        if (request.path.startswith("/v1/") and resource is not None
+                and not request.path.startswith(WEBHOOKS_PREFIX)):
             if len(incoming) > 64 or not (incoming.isascii() and incoming.isprintable()):
                 raise parameter_invalid(
                     "X-Request-Id", "X-Request-Id must be at most 64 printable ASCII characters."
                 )
-            request[keys.PRINCIPAL] = auth.authenticate(
+            caller = auth.authenticate(
                 request.headers.get("Authorization"), app[keys.SETTINGS].subscriptions
             )
+            request[keys.PRINCIPAL] = caller
+            await app[keys.REGISTRAR].ensure(caller)
         response = await handler(request)
     except AmciError as exc:
         error = exc

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from amci.errors import AuthError
+from amci.sealing import Sealer
 from amci.settings import SubscriptionSettings
 
 
@@ -40,6 +41,15 @@ class ApiKey:
 
     def reveal(self) -> str:
         return self._secret
+
+    def sealed(self, sealer: Sealer) -> bytes:
+        """The key encrypted for the store (AMCI fetches objects with it when an event
+        arrives, which carries no key)."""
+        return sealer.seal(self._secret)
+
+    @classmethod
+    def unsealed(cls, sealer: Sealer, sealed: bytes) -> ApiKey:
+        return cls(sealer.open(sealed))
 
     @property
     def masked(self) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from amci.testmode import TestmodeSettings
@@ -79,6 +79,33 @@ def _run_testmode(args: argparse.Namespace) -> int:
     )
 
 
+def _encryption_key(path: str) -> Any:
+    """AMCI's sealing key from ``path``, made (mode 0600) on first start; never printed."""
+    import os
+    from pathlib import Path
+
+    from pydantic import SecretStr
+
+    from amci.sealing import Sealer
+
+    file = Path(path)
+    if not file.exists():
+        file.parent.mkdir(parents=True, exist_ok=True)
+        # Written whole under a private name, then linked into place: replicas starting
+        # together never read a file another one has created but not written yet.
+        draft = file.with_name(f".{file.name}.{os.getpid()}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(Sealer.generate() + "\n")
+        try:
+            os.link(draft, file)
+        except FileExistsError:
+            pass  # another AMCI process made it first: read theirs
+        finally:
+            draft.unlink()
+    return SecretStr(file.read_text().strip())
+
+
 def _run_serve(args: argparse.Namespace) -> int:
     """The AMCI proxy: settings from YAML + ``AMCI_*`` environment, flags last."""
     import os
@@ -109,6 +136,10 @@ def _run_serve(args: argparse.Namespace) -> int:
         settings = load_settings(config, os.environ, overrides or None)
     except SettingsError as exc:
         raise SystemExit(f"amci serve: {config or 'settings'}: {exc}") from None
+    if settings.notifications.encryption_key is None:
+        settings = settings.model_copy(update={"notifications": settings.notifications.model_copy(
+            update={"encryption_key": _encryption_key(settings.notifications.encryption_key_file)}
+        )})
     server = settings.server
     # Imported once the settings are known good: a bad setting answers fast.
     from amci import logs

@@ -367,6 +367,91 @@ class Refund(Strict):
     status: str | None
     reason: str | None = None
     created: int | None
+    failure_reason: Annotated[str | None, Field(
+        description="Why a refund failed (status failed): Stripe's failure_reason."
+    )] = None
+
+
+class Dispute(Strict):
+    object: Literal["dispute"] = "dispute"
+    id: str
+    payment: str | None
+    charge: str | None
+    amount: Money
+    amount_minor: int
+    currency: str
+    status: Annotated[str, Field(description="Stripe's dispute status: warning_needs_response, "
+                                 "warning_under_review, warning_closed, needs_response, "
+                                 "under_review, won, lost.")]
+    reason: str | None
+    created: int | None
+
+
+class NotificationCard(Strict):
+    token: str
+    customer: str | None
+    brand: str | None
+    last4: str | None
+    exp_month: int | None
+    exp_year: int | None
+    detached: bool
+
+
+class NotificationData(Strict):
+    fresh: Annotated[bool, Field(description="true: fetched from Stripe when the notification "
+                                 "was built; false: the event's copy (AMCI held no key for it).")]
+    payment: Payment | None = None
+    refunds: list[Refund] = []
+    disputes: list[Dispute] = []
+    card: NotificationCard | None = None
+
+
+NotificationType = Literal[
+    "payment.succeeded", "payment.authorized", "payment.failed", "payment.canceled",
+    "authorization.expired", "capture.succeeded", "refund.succeeded", "refund.pending",
+    "refund.failed", "dispute.opened", "dispute.updated", "dispute.closed", "card.detached",
+]
+
+
+class Notification(Strict):
+    """What AMCI POSTs to the billing system's callback URL, signed with AMCI-Signature."""
+
+    object: Literal["notification"] = "notification"
+    id: str
+    type: NotificationType
+    created: int
+    livemode: bool
+    subscription: str
+    sequence: Annotated[int, Field(description="Per payment (or card): 1, 2, 3… in the order "
+                                   "AMCI received the events. Apply a notification only if its "
+                                   "sequence is above the last one applied.")]
+    payment: str | None
+    card: str | None
+    event: Annotated[str, Field(description="The Stripe event (evt_…) behind it.")]
+    data: NotificationData
+
+
+class NotificationRecord(Strict):
+    object: Literal["notification_record"] = "notification_record"
+    id: str
+    type: NotificationType
+    payment: str | None
+    card: str | None
+    sequence: int
+    state: Literal["pending", "delivered", "failed"]
+    attempts: int
+    created: int
+    delivered_at: int | None
+    last_error: str | None
+
+
+class NotificationList(Strict):
+    object: Literal["list"] = "list"
+    data: list[NotificationRecord]
+
+
+class WebhookReceived(Strict):
+    received: bool
 
 
 class ErrorBody(Strict):

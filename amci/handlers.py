@@ -19,9 +19,12 @@ from amci import (
     idempotency,
     keys,
     money,
+    notification_handlers,
     outcomes,
     pages,
     policy,
+    settlement,
+    webhooks,
 )
 from amci import handler_tools as tools
 from amci.auth import Mode
@@ -118,7 +121,6 @@ async def create_payment(request: web.Request) -> web.Response:
         params: dict[str, Any] = {
             "amount": amount.minor,
             "currency": cur.wire,
-            "confirm": True,
             "capture_method": "automatic" if capture else "manual",
             "payment_method_types": ["card"],
             # The charge carries capture_before (authorizations) and amount_refunded.
@@ -188,7 +190,17 @@ async def create_payment(request: web.Request) -> web.Response:
                         exp_year=int(fields.get("exp_year") or card.exp_year),
                         livemode=mode is Mode.LIVE,
                     ))
-            pi = await relay.create_payment(mode, key, up.step("payment_intent"), params)
+            pi = await settlement.create_and_confirm(
+                relay, store, mode, key, up, params, scope=scope, now=records.now,
+                record=lambda pid, st: PaymentRecord(pid, cur.code, amount.minor, capture, st,
+                                                     reference, mode is Mode.LIVE))
+        except settlement.Unsettled as unsettled:
+            records.payments.append(PaymentRecord(
+                str(unsettled.payment["id"]), cur.code, amount.minor, capture, "processing",
+                reference, mode is Mode.LIVE))
+            tools.count(request, operation, "processing", cur.code)
+            raise idempotency.NotSettled(
+                payment_view(unsettled.payment, shown, token=saved_token)) from None
         except AmciError as exc:
             tools.refused(request, operation, exc, cur.code)
             if new_customer is not None and exc.code != "authentication_required":
@@ -220,10 +232,13 @@ async def create_payment(request: web.Request) -> web.Response:
 async def get_payment(request: web.Request) -> web.Response:
     """The payment fresh from Stripe: after the customer's return from 3D Secure, its final
     status."""
+    return await get_payment_by_id(request, tools.path_id(request, "id", "payment"))
+
+
+async def get_payment_by_id(request: web.Request, payment_id: str) -> web.Response:
     principal = tools.principal(request)
-    payment_id = tools.path_id(request, "id", "payment")
-    app = request.app
-    pi = await app[keys.RELAY].retrieve_payment(principal.mode, principal.key, payment_id)
+    pi = await request.app[keys.RELAY].retrieve_payment(principal.mode, principal.key,
+                                                         payment_id)
     return web.json_response(
         payment_view(pi, await _card_of(request, pi), pages=tools.pages(request))
     )
@@ -403,6 +418,10 @@ ROUTES: tuple[tuple[str, str, Any], ...] = (
     ("GET", "/v1/stripe/cards/{token}", card_handlers.get_card),
     ("DELETE", "/v1/stripe/cards/{token}", card_handlers.delete_card),
     ("POST", "/v1/stripe/payments", create_payment),
+    ("GET", "/v1/stripe/payments", notification_handlers.find_payment),
+    ("GET", "/v1/stripe/notifications", notification_handlers.list_notifications),
+    ("POST", "/v1/stripe/notifications/{id}/redeliver", notification_handlers.redeliver),
+    ("POST", "/v1/stripe/webhooks/{subscription}", webhooks.receive),
     ("GET", "/v1/stripe/payments/{id}", get_payment),
     ("POST", "/v1/stripe/payments/{id}/authenticate", authenticate_payment),
     ("POST", "/v1/stripe/payments/{id}/capture", capture_payment),

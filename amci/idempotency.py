@@ -31,6 +31,15 @@ HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
 
 
+class NotSettled(Exception):
+    """The work ran but its outcome is not known yet: answer ``202`` with ``payload`` and keep
+    nothing under the key, so a retry runs the work again (and settles it)."""
+
+    def __init__(self, payload: Any) -> None:
+        super().__init__("not settled")
+        self.payload = payload
+
+
 @dataclass(frozen=True, slots=True)
 class UpstreamKeys:
     """Derives the idempotency key for each upstream step of one AMCI request."""
@@ -69,6 +78,8 @@ async def run(
         # No key: nothing to replay; a random base still gives Stripe per-step keys.
         try:
             status, raw = _json(*await work(UpstreamKeys(f"auto\n{uuid.uuid4().hex}"), records))
+        except NotSettled as pending:
+            status, raw = _json(202, pending.payload)
         finally:
             if records:
                 await store.save(records)
@@ -100,6 +111,9 @@ async def run(
     upstream = UpstreamKeys(f"{scope}\n{client_key}\n{path}")
     try:
         status, raw = _json(*await work(upstream, records))
+    except NotSettled as pending:
+        await store.abandon(scope, client_key, records)
+        return _respond(*_json(202, pending.payload), replayed=False)
     except AmciError as exc:
         if exc.cacheable:
             await store.finish(scope, client_key, exc.status,

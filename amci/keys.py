@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import web
@@ -12,8 +13,13 @@ from amci.auth import Principal
 from amci.metrics import Metrics
 from amci.money import FxTable
 from amci.relay import Relay
+from amci.sealing import Sealer
 from amci.settings import Settings
 from amci.store import Store
+
+if TYPE_CHECKING:
+    from amci.outbox import Outbox
+    from amci.webhooks import Registrar
 
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
@@ -28,6 +34,10 @@ RELAY = web.AppKey("relay", Relay)
 TEST_API_BASE = web.AppKey("test_api_base", str)  # resolved: embedded server or configured URL
 # The embedded test-mode server's loopback address (unset when test_api_base is configured).
 EMBEDDED_TESTMODE = web.AppKey("embedded_testmode", str)
+
+SEALER = web.AppKey("sealer", Sealer)
+OUTBOX: web.AppKey[Outbox] = web.AppKey("outbox")
+REGISTRAR: web.AppKey[Registrar] = web.AppKey("registrar")
 
 REQUEST_ID = web.RequestKey("request_id", str)
 PRINCIPAL = web.RequestKey("principal", Principal)

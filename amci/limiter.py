@@ -21,11 +21,12 @@ from typing import Protocol
 from amci.auth import ApiKey, Mode
 from amci.errors import RateLimited
 
-# The shared limiter books slots at this share of Stripe's limit, one emission interval
-# T = 1 / (0.9 × limit) apart, with no burst. A call reaches Stripe some delay after its slot;
-# if that delay varies by at most J, the calls arriving in any one-second window had slots in
-# a window of 1 + J seconds: at most (1 + J) / T = 0.9 × (1 + J) × limit of them, within the
-# limit for J up to 0.11 s (event-loop and network jitter).
+# The shared limiter books slots at ``headroom`` × Stripe's limit (``rate_limit.headroom``,
+# default 0.9), one emission interval T = 1 / (headroom × limit) apart, with no burst. A call
+# reaches Stripe some delay after its slot; if that delay varies by at most J, the calls
+# arriving in any one-second window had slots in a window of 1 + J seconds: at most
+# headroom × (1 + J) × limit of them, within the limit for J up to 1/headroom - 1 (0.11 s at
+# 0.9, 0.05 s at 0.95: event-loop and network jitter).
 SHARED_HEADROOM = 0.9
 
 
@@ -111,12 +112,12 @@ class SharedLimits:
         per_second: Mapping[Mode, float],
         endpoint_per_second: float,
         max_wait: float,
+        headroom: float = SHARED_HEADROOM,
     ) -> None:
         self._book = book
         self._account_of = account_of
-        self._emission = {mode: 1.0 / (rate * SHARED_HEADROOM)
-                          for mode, rate in per_second.items()}
-        self._endpoint_emission = 1.0 / (endpoint_per_second * SHARED_HEADROOM)
+        self._emission = {mode: 1.0 / (rate * headroom) for mode, rate in per_second.items()}
+        self._endpoint_emission = 1.0 / (endpoint_per_second * headroom)
         self._max_wait = max_wait
 
     async def reserve(self, mode: Mode, key: ApiKey, endpoint: str) -> float:

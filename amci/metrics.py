@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 M = TypeVar("M", Counter, Histogram)
 
@@ -30,6 +30,11 @@ class Metrics:
     idempotency_conflicts: Counter
     limiter_waits: Counter
     limiter_wait_seconds: Histogram
+    webhooks: Counter
+    signature_failures: Counter
+    notifications: Counter
+    delivery_failures: Counter
+    outbox_lag: Gauge
     # (id(metric), label values) → the labelled child; see ``child``.
     _children: dict[tuple[int, tuple[str, ...]], Any] = field(default_factory=dict, repr=False)
 
@@ -114,6 +119,35 @@ def create_metrics() -> Metrics:
             "Time upstream calls waited for the per-key rate limiter, by mode.",
             ["mode"],
             buckets=_LATENCY_BUCKETS,
+            registry=r,
+        ),
+        webhooks=Counter(
+            "amci_webhooks_total",
+            "Stripe webhook deliveries received, by outcome (notified, duplicate, ignored).",
+            ["outcome"],
+            registry=r,
+        ),
+        signature_failures=Counter(
+            "amci_webhook_signature_failures_total",
+            "Stripe webhook deliveries refused because Stripe-Signature did not verify.",
+            registry=r,
+        ),
+        notifications=Counter(
+            "amci_notifications_delivered_total",
+            "Notifications the billing system accepted (2xx), by type.",
+            ["type"],
+            registry=r,
+        ),
+        delivery_failures=Counter(
+            "amci_notification_delivery_failures_total",
+            "Failed notification delivery attempts, by reason (status, network, upstream, "
+            "no_callback, gave_up).",
+            ["reason"],
+            registry=r,
+        ),
+        outbox_lag=Gauge(
+            "amci_notification_outbox_lag_seconds",
+            "Age of the oldest notification not yet delivered (0: none waiting).",
             registry=r,
         ),
     )

@@ -32,6 +32,8 @@ class Route:
     idempotent: bool = False  # takes an Idempotency-Key
     ok_description: str = "Done."
     ok_content: str = "application/json"
+    # Further success statuses answered with the same response model.
+    also_ok: dict[int, str] = field(default_factory=dict)
 
 
 # Statuses every authenticated route can answer (the middleware, before the handler).
@@ -104,7 +106,32 @@ ROUTES: tuple[Route, ...] = (
               "payment needs 3D Secure and no return_url was sent, or Stripe refused an "
               "off_session charge for authentication: get a link from /authenticate",
               404: "resource_missing: unknown token",
+          }), also_ok={202: "status processing: Stripe's answer to the confirmation was a "
+                       "server error or none at all and AMCI could not yet look at the payment. "
+                       "Nothing is stored under the Idempotency-Key: retry it (AMCI then "
+                       "settles the outcome by retrieving the payment), look the payment up by "
+                       "reference, or wait for its notification."}),
+    Route("GET", "/v1/stripe/payments", "Find a payment by the billing system's reference "
+          "(query reference=…): the latest payment AMCI created with it, fresh from Stripe",
+          200, contract.Payment, errors=_merge(_AUTH, _UPSTREAM, {
+              400: "parameter_invalid: reference missing or longer than 500 characters; an "
+              "unknown query parameter",
+              404: "resource_missing: no payment with this reference",
           })),
+    Route("GET", "/v1/stripe/notifications", "Recent notifications of the subscription, "
+          "newest first (query limit=1…100, default 20; payment=pi_… for one payment's, by "
+          "sequence)", 200, contract.NotificationList, errors=_merge(_AUTH, {
+              400: "parameter_invalid: limit out of range, an unknown query parameter"})),
+    Route("POST", "/v1/stripe/notifications/{id}/redeliver", "Send a notification again "
+          "(the same body, newly signed), now", 202, contract.NotificationRecord,
+          errors=_merge(_AUTH, {404: "resource_missing: no such notification"})),
+    Route("POST", "/v1/stripe/webhooks/{subscription}", "Stripe's webhook deliveries for the "
+          "subscription (Stripe's Event JSON), authenticated by Stripe-Signature", 200,
+          contract.WebhookReceived, authenticated=False,
+          ok_description="The event is committed (its notification, if any, is in the outbox).",
+          errors={400: "signature_invalid: Stripe-Signature does not verify with the "
+                  "subscription's endpoint secrets", 404: "resource_missing: no such "
+                  "subscription", 413: "parameter_invalid: the event is larger than 64 KiB"}),
     Route("GET", "/v1/stripe/payments/{id}", "The payment, fresh from Stripe (after 3D Secure: "
           "its final status)", 200, contract.Payment, errors=_merge(_AUTH, _UPSTREAM, {
               400: "Stripe's refusal",
@@ -162,7 +189,9 @@ ROUTES: tuple[Route, ...] = (
 )
 
 _PATH_PARAMS = {
-    "id": ("The payment id (Stripe PaymentIntent id, `pi_…`).", contract.ID_PATTERN),
+    "id": ("The payment id (Stripe PaymentIntent id, `pi_…`), or on /notifications the "
+           "notification id (`ntf_…`).", contract.ID_PATTERN),
+    "subscription": ("The Add-on Mart subscription id.", "^[^/]{1,200}$"),
     "token": ("The card token (Stripe PaymentMethod id, `pm_…`).", contract.ID_PATTERN),
     "tail": ("The page's account, intent and nonce, as next_action.url gives them.",
              "^[A-Za-z0-9_/.~-]{1,400}$"),
@@ -189,7 +218,8 @@ _REQUEST_ID_HEADER = {
 
 
 def _schemas() -> tuple[dict[Any, Any], dict[str, Any]]:
-    models: list[tuple[type[BaseModel], JsonSchemaMode]] = [(contract.Error, "serialization")]
+    models: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+        (contract.Error, "serialization"), (contract.Notification, "serialization")]
     for route in ROUTES:
         if route.request is not None:
             models.append((route.request, "validation"))
@@ -233,6 +263,9 @@ def document() -> dict[str, Any]:
                     "description": route.ok_description,
                     "content": {route.ok_content: media},
                 }
+        for status, text in route.also_ok.items():
+            assert route.response is not None
+            responses[str(status)] = _json(refs[(route.response, "serialization")], text)
         for status, text in route.errors.items():
             responses[str(status)] = (
                 _json(refs[(contract.Ready, "serialization")], text)
@@ -277,6 +310,20 @@ def document() -> dict[str, Any]:
             "schemas": schemas,
         },
         "paths": paths,
+        # What AMCI POSTs to the billing system's callback URL (docs/amci-api.md).
+        "webhooks": {"notification": {"post": {
+            "summary": "An AMCI notification: what Stripe said later about a payment or card",
+            "operationId": "notification",
+            "parameters": [{
+                "name": "AMCI-Signature", "in": "header", "required": True,
+                "description": "t=<unix seconds>,v1=<hex HMAC-SHA256 over \"{t}.{body}\">, one "
+                "v1 per active secret; reject t older than 300 s.",
+                "schema": {"type": "string"}}],
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": refs[(contract.Notification, "serialization")]}}},
+            "responses": {"200": {"description": "Any 2xx: delivered. Anything else is "
+                                  "retried with backoff."}},
+        }}},
     }
 
 

@@ -23,6 +23,7 @@ Calls go through the rate limits first (``amci.limiter``), and are counted in th
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import time
@@ -219,6 +220,44 @@ class Relay:
             params["reason"] = reason
         return await self._call("POST /v1/refunds", mode, key, "post", "/v1/refunds", params,
                                 idem)
+
+    async def list_refunds(self, mode: Mode, key: ApiKey, payment_id: str) -> dict[str, Any]:
+        return await self._call("GET /v1/refunds", mode, key, "get", "/v1/refunds",
+                                {"payment_intent": payment_id, "limit": 100}, None)
+
+    async def list_disputes(self, mode: Mode, key: ApiKey, payment_id: str) -> dict[str, Any]:
+        return await self._call("GET /v1/disputes", mode, key, "get", "/v1/disputes",
+                                {"payment_intent": payment_id, "limit": 100}, None)
+
+    async def list_webhook_endpoints(self, mode: Mode, key: ApiKey) -> dict[str, Any]:
+        return await self._call("GET /v1/webhook_endpoints", mode, key, "get",
+                                "/v1/webhook_endpoints", {"limit": 100}, None)
+
+    async def create_webhook_endpoint(
+        self, mode: Mode, key: ApiKey, idem: str, url: str
+    ) -> dict[str, Any]:
+        return await self._call("POST /v1/webhook_endpoints", mode, key, "post",
+                                "/v1/webhook_endpoints",
+                                {"url": url, "enabled_events": ["*"],
+                                 "description": "AMCI notifications"}, idem)
+
+    async def delete_webhook_endpoint(
+        self, mode: Mode, key: ApiKey, endpoint: str
+    ) -> dict[str, Any]:
+        return await self._call("DELETE /v1/webhook_endpoints/{id}", mode, key, "delete",
+                                f"/v1/webhook_endpoints/{_quote(endpoint)}", {}, None)
+
+    @staticmethod
+    def verify_event(payload: bytes, header: str, secret: str) -> dict[str, Any] | None:
+        """The event, if ``header`` is a valid ``Stripe-Signature`` of ``payload`` under
+        ``secret`` (the SDK's check: a v1 HMAC-SHA256 over "{t}.{payload}", t within 300 s;
+        docs.stripe.com/webhooks#verify-events); else None."""
+        try:
+            stripe.Webhook.construct_event(payload, header, secret)
+        except (stripe.SignatureVerificationError, ValueError):
+            return None
+        data = json.loads(payload)
+        return data if isinstance(data, dict) else None
 
     async def reachable(self, mode: Mode) -> bool:
         """The upstream answers HTTP at all (an unauthenticated call gets Stripe's 401)."""

@@ -24,6 +24,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SecretStr,
     StrictBool,
     StrictInt,
     StrictStr,
@@ -107,6 +108,10 @@ class RateLimitSettings(_Section):
     # docs.stripe.com/rate-limits: "Individual API endpoints (unless otherwise noted): 25
     # requests per second". Enforced across replicas with a PostgreSQL store.
     endpoint_per_second: Positive = 25.0
+    # With a PostgreSQL store, the share of those limits the replicas book together (calls
+    # spaced 1 / (headroom × limit) apart): the margin absorbs how late a call reaches Stripe
+    # after its slot. docs/amci.md#replicas has the measurements behind the default.
+    headroom: Annotated[float, Field(gt=0, le=1)] = 0.9
 
 
 class IdempotencySettings(_Section):
@@ -126,6 +131,47 @@ class EmbeddedTestmodeSettings(_Section):
     public_url: StrictStr | None = None
 
 
+Secrets = Annotated[tuple[SecretStr, ...], BeforeValidator(_tuple), Field(max_length=2)]
+
+
+class CallbackSettings(_Section):
+    """Where AMCI posts a subscription's notifications, and the secrets it signs them with."""
+
+    # The billing system's callback URL (http(s)); None: notifications are kept, not sent.
+    url: StrictStr | None = None
+    # The current secret first; during a rotation the previous one second (both sign).
+    secrets: Secrets = ()
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+
+class NotificationSettings(_Section):
+    """Stripe's webhooks in, AMCI's notifications out (docs/amci.md, "Notifications")."""
+
+    # The address Stripe (the test mode) reaches AMCI at; AMCI registers
+    # {public_url}/v1/stripe/webhooks/{subscription} with the test mode. None:
+    # http://{server.host}:{server.port}.
+    public_url: StrictStr | None = None
+    # Fernet key sealing the test-mode endpoints' whsec_ and the Stripe keys AMCI fetches
+    # objects with. None: ``amci serve`` reads encryption_key_file, creating it (0600) if absent.
+    encryption_key: SecretStr | None = None
+    encryption_key_file: StrictStr = "var/amci-encryption.key"
+    # The callback of subscriptions that configure none (``make run`` sets it).
+    callback: CallbackSettings = CallbackSettings()
+    # Delivery: each attempt waits this long for the billing system's answer; failed attempts
+    # are retried with exponential backoff (1 s doubling, capped), for give_up_after_seconds.
+    timeout_seconds: Positive = 10.0
+    retry_max_seconds: Positive = 600.0
+    give_up_after_seconds: Positive = 3 * 86_400.0
+    # Register AMCI's endpoint with the test mode on a test key's first use.
+    register_test_endpoints: StrictBool = True
+
+
 class SubscriptionSettings(_Section):
     """One Add-on Mart subscription (the spec's pre-requisites)."""
 
@@ -142,6 +188,11 @@ class SubscriptionSettings(_Section):
     settlement_currency: StrictStr = "USD"
     # Per-currency minimums (decimal strings in major units) that replace the computed ones.
     minimum_overrides: Mapping[str, StrictStr] = Field(default_factory=dict)
+    # Live mode: the signing secret (whsec_) of the endpoint created in Stripe's Dashboard for
+    # {public_url}/v1/stripe/webhooks/{id} (README, "Stripe webhooks").
+    stripe_webhook_secret: SecretStr | None = None
+    # None: the top-level notifications.callback.
+    callback: CallbackSettings | None = None
 
     @field_validator("key_fingerprints")
     @classmethod
@@ -194,12 +245,25 @@ class Settings(_Section):
     rate_limit: RateLimitSettings = RateLimitSettings()
     idempotency: IdempotencySettings = IdempotencySettings()
     testmode: EmbeddedTestmodeSettings = EmbeddedTestmodeSettings()
+    notifications: NotificationSettings = NotificationSettings()
     subscriptions: Annotated[tuple[SubscriptionSettings, ...], BeforeValidator(_tuple)] = ()
     # None: the FX table packaged with AMCI (amci/data/fx-rates.yaml).
     fx_rates_file: StrictStr | None = None
     log_level: Annotated[Literal[_LEVELS], BeforeValidator(  # type: ignore[valid-type]
         lambda v: v.upper() if isinstance(v, str) else v
     )] = "INFO"
+
+    def callback(self, subscription: SubscriptionSettings) -> CallbackSettings:
+        return subscription.callback or self.notifications.callback
+
+    def subscription(self, sub_id: str) -> SubscriptionSettings | None:
+        return next((s for s in self.subscriptions if s.id == sub_id), None)
+
+    def public_url(self) -> str:
+        configured = self.notifications.public_url
+        if configured:
+            return configured.rstrip("/")
+        return f"http://{self.server.host}:{self.server.port}"
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Settings:

@@ -12,7 +12,9 @@ config overrides.)
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -34,11 +36,18 @@ send it twice: the second answer is the first one, replayed):
     -d '{{"amount": "10.00", "currency": "USD", "card": {{"number": "4242424242424242", \
 "exp_month": 12, "exp_year": 2034, "cvc": "123"}}}}'
 
+What Stripe says later (3D Secure completed after the browser left, an authorization expiring,
+a refund failing, a dispute) reaches the billing client as signed AMCI notifications
+(POST {bc}/notifications/amci); AMCI lists them at {amci}/v1/stripe/notifications.
+
 The README walks through the billing client. Ctrl-C stops both.
 """
 START_TIMEOUT_S = 30.0
 BC_CONFIG = "config/billing_client.yaml"
 TOKEN_FILE = Path("var/billing-client.token")
+# The secret AMCI signs its notifications to the billing client with (AMCI-Signature): made on
+# first start, kept here (0600), handed to both services in their environment, never printed.
+NOTIFICATION_SECRET_FILE = Path("var/amci-notification.secret")
 TOKEN_NAME = "make-run"  # noqa: S105 - the token's name, not the token
 ADMIN_PASSWORD_FILE = Path("var/admin.password")
 ADMIN_USERNAME = "admin"
@@ -131,6 +140,18 @@ def _console_admin(bc_url: str) -> None:
     )
 
 
+def _notification_secret() -> str:
+    if not NOTIFICATION_SECRET_FILE.exists():
+        try:
+            fd = os.open(NOTIFICATION_SECRET_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(32) + "\n")
+    return NOTIFICATION_SECRET_FILE.read_text().strip()
+
+
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
     for proc in procs:
         if proc.poll() is None:
@@ -157,20 +178,30 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM (a service manager, `kill`) stops the stack as Ctrl-C does.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     # Children ignore the terminal's Ctrl-C (own process group); we stop them ourselves, in order.
-    def spawn(*args: str) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen([sys.executable, "-m", *args], start_new_session=True)  # noqa: S603
+    def spawn(*args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(  # noqa: S603 - our own modules, fixed arguments
+            [sys.executable, "-m", *args], start_new_session=True, env={**os.environ, **env})
         procs.append(proc)
         return proc
+
+    # Stripe's events reach the billing client: AMCI registers its webhook endpoint with the
+    # embedded test mode and posts notifications to the billing client, both signed.
+    secret = _notification_secret()
+    amci_env = {
+        "AMCI_NOTIFICATIONS__CALLBACK__URL": f"{bc_url}/notifications/amci",
+        "AMCI_NOTIFICATIONS__CALLBACK__SECRETS": json.dumps([secret]),
+    }
+    bc_env = {"BILLING_CLIENT_AMCI__NOTIFICATION_SECRETS": secret}
 
     try:
         amci = spawn(
             "amci", "serve", "--config", "config/amci.yaml",
-            "--host", HOST, "--port", str(amci_port),
+            "--host", HOST, "--port", str(amci_port), env=amci_env,
         )
         _wait_healthy("AMCI", amci, f"{amci_url}/healthz")
         bc = spawn(
             "billing_client", "serve", "--config", "config/billing_client.yaml",
-            "--host", HOST, "--port", str(bc_port), "--amci", amci_url,
+            "--host", HOST, "--port", str(bc_port), "--amci", amci_url, env=bc_env,
         )
         _wait_healthy("billing client", bc, f"{bc_url}/healthz")
         _api_token(bc_url)

@@ -15,6 +15,8 @@ service       ``/healthz``, ``/metrics``, ``/openapi.json``: open (probes, scrap
 ``/static``   open: the pages' stylesheet.
 ``/return``   ``GET`` only, open: the customer's browser back from 3D Secure. The page shows
               the outcome's end-user message and nothing else (``api/returns.py``).
+callbacks     ``POST /notifications/amci``: no token; authenticated by ``AMCI-Signature``
+              alone, checked by its use case (``usecases/notifications.py``).
 ============  ==========================================================================
 
 Why the content type too: a web page the operator visits can make the browser POST a JSON
@@ -40,6 +42,7 @@ API_PREFIX = "/api"
 OPEN_ROUTES = frozenset({"/healthz", "/metrics", "/openapi.json"})
 RETURN_PREFIX = "/return/"
 PAGE_PREFIXES = ("/admin", "/portal", "/static")
+CALLBACK_ROUTES = frozenset({"/notifications/amci"})
 _STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -52,7 +55,7 @@ def check_routes(app: web.Application) -> None:
     for resource in app.router.resources():
         path = resource.canonical
         if (
-            path not in OPEN_ROUTES
+            path not in OPEN_ROUTES | CALLBACK_ROUTES
             and not _in_api(path)
             and not path.startswith(RETURN_PREFIX)
             and not any(path == p or path.startswith(p + "/") for p in PAGE_PREFIXES)

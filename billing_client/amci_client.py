@@ -115,6 +115,16 @@ class AmciClient:
             creds,
         )
 
+    async def find_payment(self, creds: Credentials, reference: str) -> dict[str, Any]:
+        """The payment AMCI created with this reference (the transaction id), fresh from
+        Stripe; AmciError 404 when there is none."""
+        return await self._call(
+            "GET",
+            f"/v1/stripe/payments?reference={quote(reference, safe='')}",
+            "/v1/stripe/payments?reference",
+            creds,
+        )
+
     async def authenticate(
         self, creds: Credentials, payment_id: str, return_url: str, idempotency_key: str
     ) -> dict[str, Any]:

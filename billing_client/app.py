@@ -1,6 +1,6 @@
 """``create_app(settings, *, session=None)`` → the billing client's ``web.Application``.
 
-Everything with a lifetime (SQLite, the HTTP session to AMCI) is opened and closed in one
+Everything with a lifetime (the store, the HTTP session to AMCI) is opened and closed in one
 ``cleanup_ctx`` generator. The network is injected: pass ``session`` to share one (it is then
 not closed here); AMCI's address comes from ``settings.amci_url``.
 
@@ -68,7 +68,7 @@ def create_app(
     check_routes(app)
 
     async def resources_ctx(app: web.Application) -> AsyncIterator[None]:
-        storage = Storage(settings.db_path)
+        storage = Storage(settings.store)
         await storage.open()
         own_session = session is None
         http = session or aiohttp.ClientSession(
@@ -107,7 +107,7 @@ def create_app(
                         f"demo.payment_system.{exc.param or ''}: {exc.message}".replace(".:", ":")
                     ) from None
                 log(logger, "demo_payment_system_ready", payment_system=ps_id)
-            log(logger, "started", amci=settings.amci_url, db=settings.db_path)
+            log(logger, "started", amci=settings.amci_url, db=storage.url.safe)
             yield
         finally:
             if own_session:

@@ -1,10 +1,11 @@
 """`billing-client` command line: the only place that reads argv, config files and the environment.
 
 billing-client serve [--config config/billing_client.yaml] [--host H] [--port P] [--amci URL]
-billing-client create-token --name NAME [--config …] [--db FILE]   (prints the token, once)
-billing-client revoke-token --name NAME [--config …] [--db FILE]
-billing-client create-admin --username NAME [--config …] [--db FILE]   (password from stdin)
-billing-client create-admin --username NAME --generate-password        (prints it, once)
+                     [--store URL | --db FILE]
+billing-client create-token --name NAME [--config …] [--store URL | --db FILE]   (prints it once)
+billing-client revoke-token --name NAME [--config …] [--store URL | --db FILE]
+billing-client create-admin --username NAME [--config …] [--store URL | --db FILE]
+                            [--generate-password]   (password from stdin, or made and printed once)
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ def _load(args: argparse.Namespace) -> Settings:
     if args.config is None and not Path(path).is_file():
         path = None
     flags = {"server.host": args.host, "server.port": args.port, "amci.url": args.amci}
-    flags["storage.db_path"] = args.db
+    if args.store is not None or args.db is not None:
+        # --db is the shorthand for a SQLite file; either wins over the file's store.url.
+        flags["store.url"] = args.store if args.store is not None else f"sqlite:///{args.db}"
     return load_settings(path, os.environ, {k: v for k, v in flags.items() if v is not None})
 
 
@@ -59,8 +62,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _db_path(args: argparse.Namespace) -> str:
-    """The store ``serve`` would use with the same ``--config``/``--db`` (and environment)."""
-    return _load(args).db_path
+    """The store ``serve`` would use with the same ``--config``/``--store``/``--db`` (and
+    environment)."""
+    return _load(args).store
 
 
 async def _with_tokens(db_path: str, name: str, create: bool) -> str | None:
@@ -151,7 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--amci", help="AMCI base URL, e.g. http://127.0.0.1:8080")
-    serve.add_argument("--db", help="SQLite file (default var/billing_client.sqlite3)")
+    where = serve.add_mutually_exclusive_group()
+    where.add_argument("--store", metavar="URL",
+                       help="sqlite:///PATH or postgresql://USER@HOST:PORT/DB (store.url)")
+    where.add_argument("--db", help="SQLite file (default var/billing_client.sqlite3)")
     serve.set_defaults(func=_serve)
     for command, create, help_ in (
         ("create-token", True, "create an API token for /api and print it (once)"),
@@ -162,7 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
         tok.add_argument(
             "--config", help=f"YAML settings file (default: {DEFAULT_CONFIG}, if it exists)"
         )
-        tok.add_argument("--db", help="SQLite file (default: storage.db_path of the settings)")
+        where = tok.add_mutually_exclusive_group()
+        where.add_argument("--store", metavar="URL", help="the store URL (default: the settings')")
+        where.add_argument("--db", help="SQLite file (default: the settings' store)")
         tok.set_defaults(
             func=lambda a, create=create: _token_command(a, create=create),
             host=None,
@@ -180,7 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument(
         "--config", help=f"YAML settings file (default: {DEFAULT_CONFIG}, if it exists)"
     )
-    admin.add_argument("--db", help="SQLite file (default: storage.db_path of the settings)")
+    where = admin.add_mutually_exclusive_group()
+    where.add_argument("--store", metavar="URL", help="the store URL (default: the settings')")
+    where.add_argument("--db", help="SQLite file (default: the settings' store)")
     admin.set_defaults(func=_admin_command, host=None, port=None, amci=None)
     return parser
 

@@ -128,3 +128,14 @@ class AmciUnavailable(BillingError):
 
 def invalid(param: str, message: str) -> InvalidRequest:
     return InvalidRequest(message, code="parameter_invalid", param=param)
+
+
+class StorageUnavailable(BillingError):
+    """The shared store (PostgreSQL) can't be reached: nothing was done; retry."""
+
+    status = 503
+    type = "api_error"
+    code = "storage_unavailable"
+
+    def __init__(self) -> None:
+        super().__init__("The billing client's database is unreachable; retry in a moment.")

@@ -37,6 +37,14 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.notifications = Counter(
+            "billing_client_amci_notifications_total",
+            "AMCI notifications received, by outcome: applied, duplicate (same id again), stale "
+            "(a sequence already passed), unmatched (no such payment or card here), "
+            "signature_invalid (refused).",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.amci_latency = Histogram(
             "billing_client_amci_request_duration_seconds",
             "Latency of calls to AMCI by AMCI route template and outcome (ok, error, unavailable).",

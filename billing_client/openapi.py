@@ -218,6 +218,15 @@ ROUTES: tuple[Route, ...] = (
         "its end-user message shown (HTML)",
         {200: None, 404: None},
     ),
+    _r(
+        "POST",
+        "/notifications/amci",
+        "AMCI's notifications (no token: authenticated by AMCI-Signature, HMAC-SHA256 over "
+        "\"{t}.{body}\", 300 s tolerance); applied once by id and per payment in sequence order",
+        {200: c.NotificationReceived},
+        (409,),
+        request=c.AmciNotification,
+    ),
 )
 
 _INFO = {

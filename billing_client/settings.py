@@ -14,7 +14,8 @@ YAML shape::
 
     server:  {host: 127.0.0.1, port: 8090, request_header_timeout_seconds: 10}
     amci:    {url: http://127.0.0.1:8080, timeout_seconds: 10}
-    storage: {db_path: var/billing_client.sqlite3}
+    storage: {db_path: var/billing_client.sqlite3}   # SQLite shorthand
+    store:   {url: postgresql://billing@db:5432/billing}  # or sqlite:///PATH; wins over db_path
     reconcile: {interval_seconds: 30}   # 0 disables the background retry of pending transactions
     crypto:  {encryption_key: <Fernet key>}
     log_level: INFO
@@ -49,6 +50,7 @@ from pydantic_settings import (
 )
 
 from billing_client.crypto import CryptoError, Secret, Vault
+from billing_client.storage.common import StorageError, StoreUrl
 
 ENV_PREFIX = "BILLING_CLIENT_"
 DEFAULT_CONFIG = Path("config/billing_client.yaml")  # read when present and no --config
@@ -87,7 +89,13 @@ class Settings(BaseModel):
     request_header_timeout_seconds: float = Field(10.0, gt=0, allow_inf_nan=False)
     amci_url: str = "http://127.0.0.1:8080"
     amci_timeout_seconds: float = Field(10.0, gt=0, allow_inf_nan=False)
+    # The secrets AMCI signs its notifications with (AMCI-Signature): the current one, and
+    # during a rotation the previous one too. None configured: notifications are refused.
+    amci_notification_secrets: tuple[Secret, ...] = Field((), max_length=2)
     db_path: str = Field("var/billing_client.sqlite3", min_length=1)
+    # sqlite:///PATH (one billing-client process) or postgresql://user@host:port/db (any
+    # number of processes). None: SQLite at db_path.
+    store_url: str | None = None
     reconcile_interval_seconds: float = Field(30.0, ge=0, allow_inf_nan=False)
     log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] = "INFO"
     demo: DemoSettings | None = None
@@ -127,6 +135,15 @@ class Settings(BaseModel):
             raise ValueError(str(exc)) from None
         return value
 
+    @field_validator("amci_notification_secrets", mode="before")
+    @classmethod
+    def _secrets(cls, value: Any) -> Any:
+        if isinstance(value, str):  # from the environment: comma-separated
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            return tuple(v if isinstance(v, Secret) else Secret(str(v)) for v in value)
+        return value
+
     @field_validator("amci_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
@@ -134,6 +151,21 @@ class Settings(BaseModel):
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"{value!r} is not an http(s) URL")
         return value
+
+    @field_validator("store_url")
+    @classmethod
+    def _store_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                StoreUrl.parse(value)
+            except StorageError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @property
+    def store(self) -> str:
+        """What ``Storage`` opens: ``store.url``, else the SQLite file ``storage.db_path``."""
+        return self.store_url if self.store_url is not None else self.db_path
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -148,7 +180,9 @@ FILE_KEYS: Mapping[str, str] = {
     "request_header_timeout_seconds": "server.request_header_timeout_seconds",
     "amci_url": "amci.url",
     "amci_timeout_seconds": "amci.timeout_seconds",
+    "amci_notification_secrets": "amci.notification_secrets",
     "db_path": "storage.db_path",
+    "store_url": "store.url",
     "reconcile_interval_seconds": "reconcile.interval_seconds",
     "encryption_key": "crypto.encryption_key",
     "log_level": "log_level",

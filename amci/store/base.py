@@ -13,6 +13,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from amci.store.notifications import Notifications
+
 # An in-flight claim this old is taken over even if its owner still looks alive (a hung
 # process). Far above the longest legitimate request: the limiter's wait (5 s) plus the SDK's
 # tries (3 × 30 s). Taking over is safe: the upstream idempotency key is derived from the
@@ -74,6 +76,11 @@ class Records:
 
 
 class Store(Protocol):
+    @property
+    def notifications(self) -> Notifications:
+        """Stripe events seen and the notification outbox (amci.store.notifications)."""
+        ...
+
     async def claim(
         self, scope: str, key: str, request_hash: str, owner: str, now: float
     ) -> ClaimResult:

@@ -39,6 +39,7 @@ from amci.store.base import (
     PaymentRecord,
     Records,
 )
+from amci.store.postgres_notifications import PostgresNotifications
 
 # pg_advisory_xact_lock key serialising migrations across replicas starting together.
 _MIGRATION_LOCK = 0x414D4349  # "AMCI"
@@ -158,6 +159,7 @@ class PostgresStore:
         self._live_owners: set[str] = set()
         self._owner_lock = asyncio.Lock()
         self._known_buckets: set[str] = set()
+        self.notifications = PostgresNotifications(pool)
 
     @classmethod
     async def open(cls, url: str) -> PostgresStore:

@@ -29,6 +29,7 @@ from amci.store.base import (
     PaymentRecord,
     Records,
 )
+from amci.store.notifications import SqliteNotifications
 
 _FINISH = (
     "UPDATE idempotency SET state = 'done', status = ?, body = ? WHERE scope = ? AND key = ?"
@@ -70,6 +71,7 @@ class SqliteStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         migrate(self._db)
+        self.notifications = SqliteNotifications(self._db)
 
     async def claim(
         self, scope: str, key: str, request_hash: str, owner: str, now: float

@@ -84,8 +84,11 @@ class Deliverer:
     async def _run(self) -> None:
         while True:
             wait = self.PACE_SECONDS if self._backlog else self.settings.sweep_interval_seconds
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+            # asyncio.timeout, not wait_for: cancelled at the wrong moment (a server stopping
+            # right after it started), Python 3.11's wait_for can leave this task hanging.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 self.sweep()

@@ -10,6 +10,7 @@ from billing_client.api import (
     cards,
     currencies,
     customers,
+    notifications,
     payment_systems,
     returns,
     system,
@@ -46,4 +47,5 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("POST", "/api/transactions/{id}/retry", transactions.retry),
     ("GET", "/return/payments/{id}", returns.payment),
     ("GET", "/return/cards/{id}", returns.card),
+    ("POST", "/notifications/amci", notifications.receive),
 )

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ValidationError
 
 from billing_client.contract.fields import AMOUNT_MAX_LENGTH, AMOUNT_PATTERN, OWN_CODES
 from billing_client.contract.requests import (
+    AmciNotification,
     Capture,
     CardInput,
     CardSave,
@@ -48,9 +49,11 @@ from billing_client.contract.responses import (
     Customer,
     CustomerList,
     Deleted,
+    Dispute,
     ErrorDetail,
     ErrorEnvelope,
     Health,
+    NotificationReceived,
     Operation,
     PaymentSystem,
     PaymentSystemList,
@@ -68,6 +71,7 @@ from billing_client.errors import InvalidRequest
 __all__ = [
     "AMOUNT_MAX_LENGTH",
     "AMOUNT_PATTERN",
+    "AmciNotification",
     "AmciReferences",
     "Capture",
     "CardInput",
@@ -81,9 +85,11 @@ __all__ = [
     "CustomerList",
     "CustomerUpdate",
     "Deleted",
+    "Dispute",
     "ErrorDetail",
     "ErrorEnvelope",
     "Health",
+    "NotificationReceived",
     "Operation",
     "PaymentCreate",
     "PaymentSystem",

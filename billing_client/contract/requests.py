@@ -188,3 +188,19 @@ class Void(Request):
 
 class Retry(Request):
     card: CardInput | None = Field(None, description="only for a pending one-off-card payment")
+
+
+class AmciNotification(BaseModel):
+    """What AMCI POSTs to ``/notifications/amci`` (AMCI's docs/amci-api.md, "Notifications").
+    Unlike the API's requests, fields this version does not know are ignored: AMCI may add some,
+    as Stripe adds fields to events, and a receiver must not refuse (and so lose) a notification
+    for it. What is read here is checked."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(pattern=r"^ntf_[A-Za-z0-9]{1,64}$")
+    type: str = Field(max_length=64)
+    sequence: int = Field(ge=1)
+    payment: str | None = Field(None, max_length=255)
+    card: str | None = Field(None, max_length=255)
+    data: dict[str, Any]

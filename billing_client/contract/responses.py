@@ -63,9 +63,9 @@ class SavedCard(Response):
     exp_year: int | None
     storage: Literal["token", "encrypted"]
     created: int
-    status: Literal["active", "requires_action", "failed"] = Field(
+    status: Literal["active", "requires_action", "failed", "removed"] = Field(
         description="requires_action: the customer must authenticate the card at action_url "
-        "(3D Secure); failed: it was not saved"
+        "(3D Secure); failed: it was not saved; removed: detached at Stripe (AMCI notified it)"
     )
     action_url: str | None = Field(description="requires_action only: send the customer here")
     off_session_ready: bool = Field(
@@ -125,6 +125,15 @@ TransactionStatus = Literal[
 ]
 
 
+class Dispute(Response):
+    id: str
+    status: str = Field(description="Stripe's dispute status: warning_needs_response, "
+                        "warning_under_review, warning_closed, needs_response, under_review, "
+                        "won, lost")
+    reason: str | None
+    amount: str | None
+
+
 class Transaction(Response):
     object: Literal["transaction"]
     id: str
@@ -162,6 +171,9 @@ class Transaction(Response):
     amount_captured: str | None = Field(None, description="sales and authorizations only")
     amount_refunded: str | None = Field(None, description="sales and authorizations only")
     related: list[Related] | None = Field(None, description="GET /api/transactions/{id} only")
+    dispute: Dispute | None = Field(
+        None, description="sales and authorizations: the customer's dispute, as AMCI notified "
+        "it (opened, then closed: won, lost or warning_closed)")
 
 
 class PaymentSystemList(Response):
@@ -212,3 +224,7 @@ class ErrorEnvelope(Response):
 class Health(Response):
     status: Literal["ok", "degraded"]
     service: Literal["billing-client"]
+
+
+class NotificationReceived(Response):
+    received: Literal[True]

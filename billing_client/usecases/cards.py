@@ -19,8 +19,8 @@ from billing_client.crypto import CardNumber
 from billing_client.errors import (
     AmciUnavailable as AmciUnavailableError,
 )
-from billing_client.errors import BillingError, InvalidRequest, NotFound
-from billing_client.storage import Row
+from billing_client.errors import BillingError, IdempotencyError, InvalidRequest, NotFound
+from billing_client.storage import DuplicateRequest, Row
 from billing_client.usecases import currencies, customers, payment_systems
 from billing_client.usecases.context import Context, Result, new_id
 
@@ -131,6 +131,29 @@ async def stored_payload(ctx: Context, card_id: str) -> dict[str, Any]:
     }
 
 
+async def _replay_encrypted(
+    ctx: Context, card_id: str, card: Card, request_key: str | None
+) -> Result | None:
+    """A client retry (same ``Idempotency-Key``) of a full_card_except_cvv save: the card it
+    saved, or a refusal when the key comes back with another card (as Stripe refuses a key
+    reused with other parameters)."""
+    existing = await ctx.db.fetch_one("SELECT * FROM cards WHERE id = ?", (card_id,))
+    if existing is None or not existing["sealed"]:
+        return None
+    opened = ctx.vault.open_json(existing["sealed"])
+    same = CardNumber(str(opened["number"])) == card.number and (
+        int(opened["exp_month"]), int(opened["exp_year"])
+    ) == (card.exp_month, card.exp_year)
+    if not same:
+        raise IdempotencyError(
+            "Keys for idempotent requests can only be used with the same parameters they "
+            "were first used with. Try using a key other than "
+            f"'{request_key}' if you meant to execute a different request.",
+            param="Idempotency-Key",
+        )
+    return Result(200, view(ctx, existing), replayed=True)
+
+
 async def add(
     ctx: Context,
     customer_id: str,
@@ -177,7 +200,18 @@ async def add(
             "brand": brand,
             "last4": card.last4,
         }
-        await ctx.db.insert("cards", row)
+        if digest:
+            replay = await _replay_encrypted(ctx, row["id"], card, request_key)
+            if replay is not None:
+                return replay
+        try:
+            await ctx.db.insert("cards", row)
+        except DuplicateRequest:
+            # A concurrent retry with the same key inserted it first: answer what it answered.
+            replay = await _replay_encrypted(ctx, row["id"], card, request_key)
+            if replay is None:
+                raise
+            return replay
         return Result(201, view(ctx, row))
 
     # token_only: the card data goes to AMCI once, AMCI answers with a token.

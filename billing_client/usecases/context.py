@@ -44,17 +44,29 @@ class Context:
 
     @contextlib.asynccontextmanager
     async def exclusive(self, key: str) -> AsyncIterator[None]:
-        """One in-flight operation per transaction; a concurrent duplicate gets 409 (as AMCI)."""
+        """One in-flight operation per transaction; a concurrent duplicate gets 409 (as AMCI),
+        whether it reached this process or another one on the same PostgreSQL database (the
+        store's lock: an advisory lock held by this process while the operation runs)."""
         lock = self._locks.setdefault(key, asyncio.Lock())
         if lock.locked():
-            raise IdempotencyInUse(
-                "This transaction is being processed by another request; retry in a moment."
-            )
+            raise _in_use()
         async with lock:
             try:
-                yield
+                if not await self.db.try_lock(key):
+                    raise _in_use()
+                try:
+                    yield
+                finally:
+                    # Shielded: a cancelled request still lets go of the key.
+                    await asyncio.shield(self.db.unlock(key))
             finally:
                 self._locks.pop(key, None)
+
+
+def _in_use() -> IdempotencyInUse:
+    return IdempotencyInUse(
+        "This transaction is being processed by another request; retry in a moment."
+    )
 
 
 def new_id(prefix: str) -> str:

@@ -13,10 +13,11 @@ import random
 from dataclasses import dataclass
 
 from billing_client import backoff
+from billing_client.amci_client import AmciError, AmciUnavailable
 from billing_client.errors import BillingError, IdempotencyInUse
 from billing_client.logs import log
 from billing_client.storage import Row
-from billing_client.usecases import transactions
+from billing_client.usecases import payment_results, payment_systems, transactions
 from billing_client.usecases.context import Context
 
 logger = logging.getLogger("billing_client")
@@ -49,6 +50,10 @@ class ReconcileReport:
         return self.completed + self.still_pending + self.failed
 
 
+# How long a pass keeps the rows it took from other processes' passes. A process that dies
+# mid-pass leaves them taken this long; a pass normally lets go of each as soon as it is tried.
+LEASE_SECONDS = 300
+
 # ReconcileReport field → billing_client_reconciled_total{outcome} (bounded label values).
 RECONCILE_OUTCOMES = ("completed", "still_pending", "failed", "needs_card", "unknown")
 
@@ -78,13 +83,62 @@ async def reconcile_pending(ctx: Context, limit: int = 50) -> ReconcileReport:
                     counts["unknown"] += 1
         except IdempotencyInUse:
             counts["busy"] += 1  # its request is sending it; send() refuses it if it's late
-    for row in await ctx.db.due_transactions(ctx.now(), limit):
-        counts[await _reconcile_one(ctx, row)] += 1
+    # Taken for this pass (other billing-client processes' passes skip them), one at a time,
+    # each let go once tried.
+    for row in await ctx.db.take_due(ctx.now(), limit, LEASE_SECONDS):
+        try:
+            counts[await _reconcile_one(ctx, row)] += 1
+        finally:
+            await ctx.db.release(row["id"])
+    for row in await ctx.db.fetch_all(
+        "SELECT * FROM transactions WHERE status IN ('unknown', 'processing') "
+        "AND operation IN ('sale', 'authorization') ORDER BY updated LIMIT ?", (limit,)
+    ):
+        if await settle_by_reference(ctx, row):
+            counts["completed"] += 1
     report = ReconcileReport(needs_card=await ctx.db.count_pending_needing_card(), **counts)
     for outcome in RECONCILE_OUTCOMES:
         if n := getattr(report, outcome):
             ctx.metrics.reconciled.labels(outcome=outcome).inc(n)
     return report
+
+
+async def settle_by_reference(ctx: Context, row: Row) -> bool:
+    """A payment whose outcome the billing client does not know (``unknown`` after the resend
+    window, ``processing`` after AMCI's 202) settled by looking it up: AMCI finds the payment
+    it created with this transaction's reference (its id) and reads it from Stripe. Nothing is
+    sent again; a payment AMCI never created stays as it is (an administrator looks). Returns
+    whether it was settled."""
+    try:
+        async with ctx.exclusive(row["id"]):
+            fresh = await transactions.load(ctx, row["id"])
+            if fresh["status"] not in ("unknown", "processing"):
+                return False
+            ps_row = await payment_systems.load(ctx, fresh["payment_system_id"])
+            creds = payment_systems.credentials(ctx, ps_row)
+            try:
+                result = await ctx.amci.find_payment(creds, fresh["id"])
+            except (AmciError, AmciUnavailable):
+                # Not found or not reachable now: looked at again on a later pass.
+                await ctx.db.update("transactions", "id", fresh["id"], {"updated": ctx.now()})
+                return False
+            fields = payment_results.fields(result, fresh["currency"])
+            if fields["status"] in ("processing", "pending"):
+                await ctx.db.update("transactions", "id", fresh["id"], {"updated": ctx.now()})
+                return False
+            fields |= {
+                "http_status": transactions.success_status(fresh["operation"])
+                if fields["status"] in ("succeeded", "authorized", "requires_action") else 402,
+                "next_attempt_at": None,
+                "updated": ctx.now(),
+            }
+            fields.setdefault("message", None)
+            await ctx.db.update("transactions", "id", fresh["id"], fields)
+            log(logger, "transaction_settled_by_reference", transaction=fresh["id"],
+                status=fields["status"])
+            return True
+    except IdempotencyInUse:
+        return False
 
 
 async def _reconcile_one(ctx: Context, row: Row) -> str:

@@ -123,6 +123,13 @@ def view(row: Row, children: list[Row] | None = None) -> dict[str, Any]:
     if row["operation"] in ("sale", "authorization"):
         shown["amount_captured"] = amount(row["amount_captured_minor"])
         shown["amount_refunded"] = amount(row["amount_refunded_minor"])
+        if row["dispute_id"]:
+            shown["dispute"] = {
+                "id": row["dispute_id"],
+                "status": row["dispute_status"],
+                "reason": row["dispute_reason"],
+                "amount": amount(row["dispute_amount_minor"]),
+            }
     if children is not None:
         shown["related"] = [
             {

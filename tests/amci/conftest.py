@@ -76,6 +76,9 @@ class Counter:
     def count(self, method: str, prefix: str) -> int:
         return sum(1 for c in self.calls if c.startswith(f"{method} {prefix}"))
 
+    def exact(self, method: str, path: str) -> int:
+        return sum(1 for c in self.calls if c == f"{method} {path}")
+
     @web.middleware
     async def middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         self.calls.append(f"{request.method} {request.path}")

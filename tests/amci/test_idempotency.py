@@ -24,7 +24,7 @@ async def test_retry_returns_the_first_result(stack: Stack) -> None:
     assert (s1, s2) == (201, 201)
     assert first == second
     assert "Idempotent-Replayed" not in h1 and h2["Idempotent-Replayed"] == "true"
-    assert stack.upstream.count("POST", "/v1/payment_intents") == 1
+    assert stack.upstream.exact("POST", "/v1/payment_intents") == 1
     assert await stack.metric("amci_idempotent_replays_total", route=PAY) == 1
     # Scoped to the key's account: another key may use the same Idempotency-Key.
     s3, third, _ = await stack.post(PAY, body(stack), idem="key-1", key=stack.KEY_OTHER)
@@ -41,7 +41,7 @@ async def test_same_key_other_parameters_is_refused(stack: Stack) -> None:
     # Another route with the same key is "other parameters" too.
     s3, err3, _ = await stack.post(f"{PAY}/pi_x/refunds", {}, idem="key-2")
     assert s3 == 400 and err3["error"]["type"] == "idempotency_error"
-    assert stack.upstream.count("POST", "/v1/payment_intents") == 1
+    assert stack.upstream.exact("POST", "/v1/payment_intents") == 1
 
 
 async def test_a_decline_is_replayed_too(stack: Stack) -> None:
@@ -49,7 +49,7 @@ async def test_a_decline_is_replayed_too(stack: Stack) -> None:
     s1, e1, _ = await stack.post(PAY, declined, idem="key-3")
     s2, e2, h2 = await stack.post(PAY, declined, idem="key-3")
     assert (s1, s2) == (402, 402) and e1 == e2 and h2["Idempotent-Replayed"] == "true"
-    assert stack.upstream.count("POST", "/v1/payment_intents") == 1
+    assert stack.upstream.exact("POST", "/v1/payment_intents") == 1
 
 
 async def test_bad_idempotency_key(stack: Stack) -> None:
@@ -68,7 +68,7 @@ async def test_concurrent_duplicates_make_one_upstream_call(stack: Stack) -> Non
     for status, data, _ in results:
         if status == 409:
             assert data["error"]["code"] == "idempotency_key_in_use"
-    assert stack.upstream.count("POST", "/v1/payment_intents") == 1
+    assert stack.upstream.exact("POST", "/v1/payment_intents") == 1
     assert stack.upstream.count("POST", "/v1/payment_methods") == 1
     # Once done, a retry replays the one payment.
     status, again, headers = await stack.post(PAY, body(stack), idem="race-1")
@@ -87,7 +87,7 @@ async def test_restart_returns_the_first_result(make_stack: Any, aiohttp_client:
     assert resp.status == 201
     assert await resp.json() == first
     assert resp.headers["Idempotent-Replayed"] == "true"
-    assert stack.upstream.count("POST", "/v1/payment_intents") == 1
+    assert stack.upstream.exact("POST", "/v1/payment_intents") == 1
 
 
 async def test_stripe_dedupes_the_derived_key(make_stack: Any, aiohttp_client: Any,
@@ -106,7 +106,7 @@ async def test_stripe_dedupes_the_derived_key(make_stack: Any, aiohttp_client: A
     assert (s1, resp.status) == (201, 201)
     assert second["id"] == first["id"]
     # Two requests reached the test-mode server, one payment exists.
-    assert stack.upstream.count("POST", "/v1/payment_intents") == 2
+    assert stack.upstream.exact("POST", "/v1/payment_intents") == 2
 
 
 async def test_capture_and_refund_replays(stack: Stack) -> None:

@@ -32,12 +32,23 @@ def _live_stripe(seen: list[tuple[str, str]]) -> web.Application:
             "id": "pi_live_1", "object": "payment_intent", "livemode": True,
             "amount": int(str(form["amount"])), "amount_capturable": 0,
             "amount_received": int(str(form["amount"])), "currency": str(form["currency"]),
-            "status": "succeeded", "capture_method": "automatic", "latest_charge": "ch_live_1",
+            "status": "requires_confirmation", "capture_method": "automatic",
+            "latest_charge": None,
             "payment_method": str(form["payment_method"]), "metadata": {},
             "created": 1_764_000_000,
         })
 
+    async def confirm(request: web.Request) -> web.Response:
+        seen.append((request.path, request.headers.get("Authorization", "")))
+        return web.json_response({
+            "id": "pi_live_1", "object": "payment_intent", "livemode": True, "amount": 1000,
+            "amount_capturable": 0, "amount_received": 1000, "currency": "usd",
+            "status": "succeeded", "capture_method": "automatic", "latest_charge": "ch_live_1",
+            "payment_method": "pm_live_1", "metadata": {}, "created": 1_764_000_000,
+        })
+
     app = web.Application()
+    app.router.add_post("/v1/payment_intents/pi_live_1/confirm", confirm)
     app.router.add_post("/v1/payment_methods", payment_methods)
     app.router.add_post("/v1/payment_intents", payment_intents)
     return app
@@ -69,10 +80,11 @@ async def test_live_keys_go_to_the_live_base_and_test_keys_never_do(
     assert (pay["id"], pay["livemode"], pay["amount"]) == ("pi_live_1", True, "10.00")
     # Both calls went to the live upstream, each with the caller's live key as Bearer.
     assert seen == [("/v1/payment_methods", f"Bearer {LIVE_KEY}"),
-                    ("/v1/payment_intents", f"Bearer {LIVE_KEY}")]
+                    ("/v1/payment_intents", f"Bearer {LIVE_KEY}"),
+                    ("/v1/payment_intents/pi_live_1/confirm", f"Bearer {LIVE_KEY}")]
 
     # A test key goes to the test mode; the live upstream sees nothing more.
     status, pay, _ = await stack.post("/v1/stripe/payments", body)
     assert status == 201, pay
     assert pay["livemode"] is False and pay["id"] != "pi_live_1"
-    assert len(seen) == 2
+    assert len(seen) == 3

@@ -39,10 +39,11 @@ async def test_metrics(stack: Stack) -> None:
     assert await m("amci_http_requests_total", route=PAY, method="POST", status="201") == 2
     assert await m("amci_http_requests_total", route=PAY, method="POST", status="402") == 1
     assert await m("amci_http_request_duration_seconds_count", route=PAY, method="POST") == 4
+    # Created unconfirmed, then confirmed (amci.settlement): the decline is the confirmation's.
     assert await m("amci_upstream_requests_total", endpoint="POST /v1/payment_intents",
-                   status="200") == 1
-    assert await m("amci_upstream_requests_total", endpoint="POST /v1/payment_intents",
-                   status="402") == 1
+                   status="200") == 2
+    assert await m("amci_upstream_requests_total",
+                   endpoint="POST /v1/payment_intents/{id}/confirm", status="402") == 1
     assert await m("amci_upstream_request_duration_seconds_count",
                    endpoint="POST /v1/customers") == 1
     text = await (await stack.amci.get("/metrics")).text()

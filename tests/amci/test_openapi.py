@@ -64,7 +64,8 @@ async def test_served(stack: Stack) -> None:
     resp = await stack.amci.get("/openapi.json")
     assert resp.status == 200 and await resp.json() == document()
     money_routes = [p for p, ops in document()["paths"].items()
-                    if "post" in ops and p.startswith("/v1") and not p.endswith("/void")]
+                    if "post" in ops and p.startswith("/v1") and not p.endswith("/void")
+                    and "/notifications/" not in p and "/webhooks/" not in p]
     assert len(money_routes) == 5
     for path in money_routes:
         params = {p["name"] for p in document()["paths"][path]["post"]["parameters"]}
@@ -159,6 +160,23 @@ async def test_every_status_a_handler_answers_is_documented(make_stack: Any,
     assert (await rec(c, "GET", f"{cards}/pm_nope", card_path, headers=auth))[0] == 404
     await rec(c, "DELETE", f"{cards}/{saved['token']}", card_path, headers=auth)
     await rec(c, "DELETE", f"{cards}/pm_nope", card_path, headers=auth)
+
+    # Notifications' routes, the lookup by reference, Stripe's webhooks (verified e2e).
+    assert (await post(PAY, pay_path, {"amount": "3.00", "currency": "USD", "card": card,
+                                       "reference": "inv-openapi"}))[0] == 201
+    for query, expected in (("?reference=inv-openapi", 200), ("?reference=nope", 404),
+                            ("", 400), ("?reference=x&extra=1", 400)):
+        assert (await rec(c, "GET", PAY + query, pay_path, headers=auth))[0] == expected
+    notes = "/v1/stripe/notifications"
+    assert (await rec(c, "GET", notes, notes, headers=auth))[0] == 200
+    assert (await rec(c, "GET", notes + "?limit=0", notes, headers=auth))[0] == 400
+    again = notes + "/{id}/redeliver"
+    assert (await rec(c, "POST", notes + "/ntf_nope/redeliver", again, headers=auth))[0] == 404
+    hooks = "/v1/stripe/webhooks/{subscription}"
+    sub = stack.settings.subscriptions[0].id
+    assert (await rec(c, "POST", f"/v1/stripe/webhooks/{sub}", hooks, data=b"{}",
+                      headers={"Stripe-Signature": "t=1,v1=00"}))[0] == 400
+    assert (await rec(c, "POST", "/v1/stripe/webhooks/nope", hooks, data=b"{}"))[0] == 404
 
     # 409: the same Idempotency-Key while the first request is in flight.
     statuses = await asyncio.gather(*(

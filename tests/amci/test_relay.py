@@ -25,10 +25,13 @@ class Seen:
     """What the test-mode server received for each POST /v1/payment_intents."""
 
     requests: list[tuple[dict[str, str], dict[str, str]]] = field(default_factory=list)
+    confirms: list[tuple[dict[str, str], dict[str, str]]] = field(default_factory=list)
     fail_first: int = 0  # answer this many of them with 503 before letting them through
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.method == "POST" and request.path.endswith("/confirm"):
+            self.confirms.append((dict(request.headers), dict(parse_qsl(await request.text()))))
         if request.method == "POST" and request.path == "/v1/payment_intents":
             form = dict(parse_qsl(await request.text()))
             self.requests.append((dict(request.headers), form))
@@ -63,17 +66,20 @@ async def test_the_sdk_builds_the_upstream_request(make_stack: Any, aiohttp_serv
     assert headers["Content-Type"] == "application/x-www-form-urlencoded"
     assert "stripe" in headers["User-Agent"].lower() and "X-Stripe-Client-User-Agent" in headers
     assert form == {
-        "amount": "1234", "currency": "eur", "confirm": "true", "capture_method": "automatic",
+        "amount": "1234", "currency": "eur", "capture_method": "automatic",
         "payment_method_types[0]": "card", "metadata[plan]": "gold",
         "metadata[reference]": "inv-9", "payment_method": saved["token"],
         "customer": saved["customer"], "expand[0]": "latest_charge",
-    }  # no off_session: the customer is paying now (the request didn't say off_session)
+    }  # created unconfirmed (amci.settlement), then confirmed:
+    [(_, confirm)] = seen.confirms
+    assert confirm == {"expand[0]": "latest_charge"}
+    # no off_session: the customer is paying now (the request didn't say off_session)
 
     # A merchant-initiated charge of the same token: off_session only when asked for.
     status, pay, _ = await stack.post(
         PAY, {"amount": "1.00", "currency": "EUR", "token": saved["token"], "off_session": True})
     assert status == 201 and pay["status"] == "succeeded", pay
-    assert seen.requests[-1][1]["off_session"] == "true"
+    assert seen.confirms[-1][1]["off_session"] == "true"
 
 
 async def test_retries_reuse_the_idempotency_key(

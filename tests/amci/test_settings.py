@@ -162,3 +162,12 @@ def test_serve_flags_name_the_store() -> None:
     assert build_parser().parse_args(["serve", "--db", "x.sqlite3"]).db == "x.sqlite3"
     with pytest.raises(SystemExit):
         build_parser().parse_args(["serve", "--db", "x.sqlite3", "--store", "sqlite:///y"])
+
+
+def test_the_shared_limits_headroom(tmp_path: Path) -> None:
+    assert load_settings(ROOT / "config" / "amci.yaml", env={}).rate_limit.headroom == 0.9
+    assert load_settings(None, env={"AMCI_RATE_LIMIT__HEADROOM": "0.95"}).rate_limit.headroom == (
+        0.95)
+    for bad in ("0", "1.5", "-0.1"):
+        with pytest.raises(SettingsError, match=r"^rate_limit\.headroom: "):
+            load_settings(None, env={"AMCI_RATE_LIMIT__HEADROOM": bad})

@@ -53,3 +53,20 @@ async def test_a_late_wake_up_books_a_new_slot(pg_url: str, aiohttp_server: Any)
         assert count("waited") >= 1
         await relay.close()
     await store.close()
+
+
+async def test_the_headroom_sets_the_spacing_of_booked_calls(pg_url: str) -> None:
+    """At 10/s, headroom 0.5 books calls 0.2 s apart; 1.0 books them 0.1 s apart."""
+    store = await open_store(pg_url)
+    assert isinstance(store, PostgresStore)
+    try:
+        for headroom, spacing in ((0.5, 0.2), (1.0, 0.1)):
+            limits = SharedLimits(store, account_of=lambda key, h=headroom: f"acct-{h}",
+                                  per_second={Mode.TEST: 10.0, Mode.LIVE: 10.0},
+                                  endpoint_per_second=100.0, max_wait=5.0, headroom=headroom)
+            waits = [await limits.reserve(Mode.TEST, KEY, "/v1/customers") for _ in range(3)]
+            # Each wait is the slot's distance from "now"; the calls between take a little time.
+            assert waits[0] == 0.0
+            assert spacing * 2 - 0.05 < waits[2] <= spacing * 2, waits
+    finally:
+        await store.close()

@@ -238,7 +238,8 @@ async def test_authenticate_does_not_retry_an_issuer_decline(stack: Stack) -> No
     status, again, _ = await stack.post(f"{PAY}/{refusal['error']['payment']}/authenticate",
                                         {"return_url": BACK})
     assert status == 400 and again["error"]["code"] == "payment_intent_unexpected_state"
-    assert stack.upstream.count("POST", "/v1/payment_intents/") == 0  # no second attempt
+    # The payment's own confirmation only: no second attempt.
+    assert stack.upstream.count("POST", "/v1/payment_intents/") == 1
 
 
 async def test_a_declined_save_card_payment_leaves_no_customer(stack: Stack) -> None:

@@ -106,7 +106,7 @@ async def api_token(db_path: str, name: str = "tests") -> str:
 
 async def authorized(aiohttp_client: ClientFactory, app: web.Application) -> TestClient[Any, Any]:
     """A client for ``app`` that sends a fresh API token (created in its store) on every call."""
-    token = await api_token(app[keys.SETTINGS].db_path, f"tests-{secrets.token_hex(4)}")
+    token = await api_token(app[keys.SETTINGS].store, f"tests-{secrets.token_hex(4)}")
     return await aiohttp_client(app, headers={"Authorization": f"Bearer {token}"})
 
 
@@ -154,6 +154,17 @@ async def bc(
     amci: TestServer, make_billing: Callable[..., Awaitable[TestClient[Any, Any]]]
 ) -> TestClient[Any, Any]:
     return await make_billing(str(amci.make_url("")).rstrip("/"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def bc_each_store(
+    request: pytest.FixtureRequest,
+    amci: TestServer,
+    make_billing: Callable[..., Awaitable[TestClient[Any, Any]]],
+) -> TestClient[Any, Any]:
+    """``bc`` on each storage backend (PostgreSQL: a fresh database on the suite's cluster)."""
+    over = {} if request.param == "sqlite" else {"store_url": request.getfixturevalue("pg_url")}
+    return await make_billing(str(amci.make_url("")).rstrip("/"), **over)
 
 
 class Captured(logging.Handler):

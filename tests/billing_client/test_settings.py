@@ -164,3 +164,27 @@ def test_cli_refuses_a_missing_config_in_one_line(tmp_path: Path) -> None:
     ]
     # An invalid setting takes the same path (SettingsError → one line, exit 2): the tests above
     # check its message in-process.
+
+
+def test_the_store_url_from_the_file_the_environment_and_the_flags(tmp_path: Path) -> None:
+    from billing_client.cli import _load, build_parser
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"crypto: {{encryption_key: '{FERNET}'}}\n"
+                   "store: {url: 'postgresql://bc@db:5432/billing'}\n")
+    assert load_settings(cfg, {}).store == "postgresql://bc@db:5432/billing"
+    env = {"BILLING_CLIENT_STORE__URL": "sqlite:///var/other.sqlite3"}
+    assert load_settings(cfg, env).store == "sqlite:///var/other.sqlite3"
+    # Without store.url: the SQLite file storage.db_path (the shipped default).
+    assert load_settings(ROOT / "config" / "billing_client.yaml", {}).store == (
+        "var/billing_client.sqlite3")
+    with pytest.raises(SettingsError, match=r"^store\.url: unsupported store scheme"):
+        load_settings(cfg, {"BILLING_CLIENT_STORE__URL": "mysql://db/billing"})
+    # --store and --db (the SQLite shorthand) win over the file's store.url.
+    for argv, expected in (
+        (["--store", "postgres://x@h/db"], "postgres://x@h/db"),
+        (["--db", "var/bc.sqlite3"], "sqlite:///var/bc.sqlite3"),
+        ([], "postgresql://bc@db:5432/billing"),
+    ):
+        args = build_parser().parse_args(["serve", "--config", str(cfg), *argv])
+        assert _load(args).store == expected

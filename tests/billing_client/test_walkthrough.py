@@ -17,7 +17,8 @@ from .conftest import (
 Client = TestClient[Any, Any]
 
 
-async def test_token_only_walkthrough(bc: Client, testmode: TestServer) -> None:
+async def test_token_only_walkthrough(bc_each_store: Client, testmode: TestServer) -> None:
+    bc = bc_each_store
     ids = await setup_stripe(bc, email=None)
     cust = ids["customer"]
 

@@ -29,8 +29,8 @@ from .conftest import (
     stripe_testmode_service,
 )
 
+EARLY = 0.01
 HEADER_TIMEOUT_S = 1.5
-TIMER_GRAIN_S = 0.002
 SLOW_CLIENTS = 300
 LOGIN = "hostile-login-7f3a"
 KEY = "sk_test_HostileClientKey0123456789wxyz"
@@ -207,11 +207,10 @@ async def test_slow_clients_are_dropped_while_normal_requests_answer(server: Ser
     since_open = sorted(t[1] for t in timings)
     assert since_open[-1] != float("inf"), "a slow client was never dropped"
     # Each is dropped after the configured limit, not before, and within a bounded delay after.
-    # (uvloop, the `speed` extra, keeps timers in whole milliseconds: a deadline may fire up to
-    # 1 ms before this process's monotonic clock reads it.)
-    assert since_connecting[0] >= HEADER_TIMEOUT_S - TIMER_GRAIN_S, since_connecting[:5]
+    # (EARLY: event loops may fire a timer up to ~1 ms early — uvloop, installed by `make run`,
+    # does — and the client's clock starts a little after the server's.)
+    assert since_connecting[0] >= HEADER_TIMEOUT_S - EARLY, since_connecting[:5]
     assert since_open[-1] <= HEADER_TIMEOUT_S + 1.0, since_open[-5:]
     assert statistics.median(since_open) <= HEADER_TIMEOUT_S + 0.3, since_open
     since_sent, since_answered = await idle
-    assert since_sent >= HEADER_TIMEOUT_S - TIMER_GRAIN_S
-    assert since_answered <= HEADER_TIMEOUT_S + 1.0
+    assert since_sent >= HEADER_TIMEOUT_S - EARLY and since_answered <= HEADER_TIMEOUT_S + 1.0

@@ -159,10 +159,26 @@ def test_make_run_serves_the_readme_walkthrough_and_ctrl_c_stops_both(tmp_path: 
             ["sale", "succeeded", "9.00"],
         ]
         assert lines[-1] == "True"  # the card is deleted
+
+        # Both sides were wired for notifications with a generated secret (0600 under var/):
+        # what Stripe's test mode said after each payment reached the billing client, signed.
+        secret_file = tmp_path / "var" / "amci-notification.secret"
+        assert secret_file.stat().st_mode & 0o777 == 0o600
+        secret = secret_file.read_text().strip()
+        assert len(secret) >= 32 and secret not in banner
+        notes_url = f"http://127.0.0.1:{amci_port}/v1/stripe/notifications?limit=100"
+        deadline = time.monotonic() + 20
+        delivered: list[str] = []
+        while time.monotonic() < deadline and "payment.succeeded" not in delivered:
+            got = call("GET", notes_url, headers={"Authorization": f"Basic {auth}"})
+            delivered = [n["type"] for n in got.body["data"] if n["state"] == "delivered"]
+            time.sleep(0.05)  # polling interval; the deadline decides
+        assert "payment.succeeded" in delivered, got.body
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out
+    assert secret not in out  # never in any log line of either service
     # Both children are gone: nothing listens on their ports (SO_REUSEADDR only forgives
     # TIME_WAIT connections, not a live listener).
     for port in (amci_port, bc_port):

@@ -1,7 +1,8 @@
 """The production topology on loopback: PostgreSQL, two AMCI replicas behind HAProxy (the
-Debian package), the billing client in front, the Stripe test-mode server behind — every part
-its own process. A replica is killed with -9 between payments; the billing system never
-notices, and Stripe ends up with exactly the payments the billing client shows."""
+Debian package, running config/haproxy.cfg), the billing client on PostgreSQL in front, the
+Stripe test-mode server behind — every part its own process. A replica is killed with -9
+between payments; the billing system never notices, and Stripe ends up with exactly the
+payments the billing client shows."""
 
 from __future__ import annotations
 
@@ -16,8 +17,11 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import PostgresCluster
+
 from .conftest import (
     LOGIN,
+    ROOT,
     STRIPE_KEY,
     Service,
     amci_service,
@@ -33,27 +37,9 @@ pytestmark = pytest.mark.e2e
 
 VISA = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}
 
-HAPROXY_CFG = """\
-global
-    maxconn 256
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 30s
-    timeout server 30s
-    # A connection refused by a dead replica is retried on the other (nothing was sent).
-    retries 3
-    option redispatch
-frontend amci
-    bind 127.0.0.1:{port}
-    default_backend replicas
-backend replicas
-    balance roundrobin
-    option httpchk GET /healthz
-    default-server inter 500ms fall 2 rise 1
-    server a 127.0.0.1:{a} check
-    server b 127.0.0.1:{b} check
-"""
+# The committed HAProxy configuration (the one docker-compose.yml runs), its addresses moved to
+# loopback through the environment variables it reads.
+HAPROXY_CFG = ROOT / "config" / "haproxy.cfg"
 
 
 @dataclass
@@ -78,7 +64,9 @@ class Topology:
 
 
 @pytest.fixture
-def topology(tmp_path: Path, pg_url: str) -> Iterator[Topology]:
+def topology(
+    tmp_path: Path, pg_url: str, postgres_cluster: PostgresCluster
+) -> Iterator[Topology]:
     haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
     assert os.path.exists(haproxy), "HAProxy is missing: `make test` installs it"
     tm_port, a_port, b_port, lb_port, bc_port = (free_port() for _ in range(5))
@@ -88,21 +76,23 @@ def topology(tmp_path: Path, pg_url: str) -> Iterator[Topology]:
            "AMCI_UPSTREAM__TEST_API_BASE": f"http://127.0.0.1:{tm_port}"}
     replicas = [amci_service(port, tmp_path / f"amci-{name}.log", env)
                 for name, port in (("a", a_port), ("b", b_port))]
-    cfg = tmp_path / "haproxy.cfg"
-    cfg.write_text(HAPROXY_CFG.format(port=lb_port, a=a_port, b=b_port))
-    balancer = Service("haproxy", [haproxy, "-db", "-f", str(cfg)], lb_port,
-                       tmp_path / "haproxy.log")
+    balancer = Service("haproxy", [haproxy, "-db", "-f", str(HAPROXY_CFG)], lb_port,
+                       tmp_path / "haproxy.log",
+                       env={"AMCI_LB_BIND": f"127.0.0.1:{lb_port}",
+                            "AMCI_REPLICA_A": f"127.0.0.1:{a_port}",
+                            "AMCI_REPLICA_B": f"127.0.0.1:{b_port}"})
     config = tmp_path / "billing_client.yaml"
     config.write_text(
         f"crypto: {{encryption_key: '{fernet_key()}'}}\n"
-        f"storage: {{db_path: '{tmp_path / 'bc.sqlite3'}'}}\n"
         "amci: {timeout_seconds: 10}\n"
         "reconcile: {interval_seconds: 0}\n"
     )
-    bc = billing_client_service(bc_port, lb_port, str(config), tmp_path / "bc.log")
+    # The billing client on its own database of the same server (as in docker-compose.yml).
+    bc_env = {"BILLING_CLIENT_STORE__URL": postgres_cluster.create_database()}
+    bc = billing_client_service(bc_port, lb_port, str(config), tmp_path / "bc.log", bc_env)
     services = [testmode, *replicas, balancer, bc]
     try:
-        token = create_token(str(config), "topology")
+        token = create_token(str(config), "topology", bc_env)
         # Start-up in parallel (each waits for its own health); HAProxy once the replicas are.
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(Service.start, [testmode, *replicas, bc]))

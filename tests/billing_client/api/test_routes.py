@@ -82,7 +82,9 @@ async def test_openapi_documents_every_route(bc: Client) -> None:
             # bearer API tokens on /api; the service routes stay open
             assert (op.get("security") == [{"bearerAuth": []}]) == path.startswith("/api/")
             ref = op.get("requestBody", {}).get("content", {}).get("application/json", {})
-            if ref:  # every request body refuses unknown fields
+            # Every request body refuses unknown fields; AMCI's notifications may gain fields,
+            # and a receiver must not lose a notification over one.
+            if ref and path != "/notifications/amci":
                 name = ref["schema"]["$ref"].rsplit("/", 1)[1]
                 assert doc["components"]["schemas"][name]["additionalProperties"] is False
     assert doc["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"

@@ -86,3 +86,24 @@ async def test_brands_without_a_payment_method_are_refused_by_name(
     err = (await r.json())["error"]
     assert (err["code"], err["param"]) == ("card_brand_not_enabled", "card.number")
     assert err["message"].startswith(f"{name} cards are not accepted")
+
+
+async def test_full_card_save_retried_with_its_key_replays_the_card(bc: Client) -> None:
+    """A client retry of a full_card_except_cvv save (same Idempotency-Key) answers the card it
+    saved — one card, not a 500 — and the key with another card is refused (found by the fuzzer:
+    the retry used to hit the unique card id)."""
+    ids = await setup_stripe(bc, protection="full_card_except_cvv", email=None)
+    cust = ids["customer"]
+    key = {"Idempotency-Key": "save-card-retry-1"}
+    first = await bc.post(f"/api/customers/{cust}/cards", json={"card": VISA}, headers=key)
+    assert first.status == 201, await first.text()
+    again = await bc.post(f"/api/customers/{cust}/cards", json={"card": VISA}, headers=key)
+    assert again.status == 200, await again.text()
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert (await again.json())["id"] == (await first.json())["id"]
+    other = {**VISA, "number": "5555555555554444"}
+    r = await bc.post(f"/api/customers/{cust}/cards", json={"card": other}, headers=key)
+    assert r.status == 400, await r.text()
+    assert (await r.json())["error"]["code"] == "idempotency_key_reused"
+    cards = (await (await bc.get(f"/api/customers/{cust}/cards")).json())["data"]
+    assert [c["id"] for c in cards] == [(await first.json())["id"]]

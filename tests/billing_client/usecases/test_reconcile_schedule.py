@@ -88,6 +88,8 @@ class Gate:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.failing: set[str] = set()
+        # Payments in ``lost`` reach AMCI, but their answer is lost on the way back (a 503).
+        self.lost: set[str] = set()
         self.payments: list[tuple[str, str]] = []
 
     def app(self) -> web.Application:
@@ -97,7 +99,7 @@ class Gate:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        if request.path == "/v1/stripe/payments":
+        if request.method == "POST" and request.path == "/v1/stripe/payments":
             amount = str(json.loads(body)["amount"])
             self.payments.append((amount, request.headers["Idempotency-Key"]))
             if amount in self.failing:
@@ -114,6 +116,10 @@ class Gate:
                       headers=headers) as up,
         ):
             status, payload = up.status, await up.read()
+        if (request.method == "POST" and request.path == "/v1/stripe/payments"
+                and str(json.loads(body)["amount"]) in self.lost):
+            error = {"error": {"type": "api_error", "message": "The answer was lost."}}
+            return web.json_response(error, status=503)
         return web.Response(status=status, body=payload, content_type="application/json")
 
 
@@ -411,3 +417,39 @@ async def test_a_refund_of_unknown_outcome_stays_reserved(
     r = await bc.post(f"/api/transactions/{sale['id']}/refunds")
     assert r.status == 201, await r.text()
     assert (await r.json())["amount"] == "6.00"
+
+
+async def test_an_unknown_payment_is_settled_by_its_reference(
+    aiohttp_server: ServerFactory,
+    testmode: TestServer,
+    make_billing: MakeBilling,
+    clock: Clock,
+    tmp_path: Path,
+) -> None:
+    """AMCI made the payment but its answer never arrived, and AMCI stayed out of reach until
+    the resend window closed: the transaction is ``unknown``, never sent again — and then
+    settled by looking the payment up by reference (the transaction id) once AMCI is back."""
+    amci = Amci(aiohttp_server, testmode, tmp_path)
+    await amci.up()
+    gate = Gate(amci.url)
+    proxy = await aiohttp_server(gate.app())
+    bc = await make_billing(url(proxy), reconcile_interval_seconds=0, clock=clock)
+    ids = await setup_stripe(bc)
+    card = await (await bc.post(f"/api/customers/{ids['customer']}/cards",
+                                json={"card": VISA})).json()
+    gate.lost.add("13.00")
+    lost = await pay_pending(bc, ids["customer"], {"amount": "13.00", "card_id": card["id"]})
+    assert [pi["status"] for pi in await stripe_payment_intents(url(testmode))] == ["succeeded"]
+    await amci.down()
+    clock.advance(DAY_23)
+    # Past the window: unknown (AMCI down, nothing to look at yet).
+    assert await reconcile_pending(ctx_of(bc)) == ReconcileReport(unknown=1)
+    assert (await row(bc, lost["id"]))["status"] == "unknown"
+    await amci.up()
+    assert await reconcile_pending(ctx_of(bc)) == ReconcileReport(completed=1)
+    settled = await row(bc, lost["id"])
+    assert (settled["status"], settled["amount_captured_minor"]) == ("succeeded", 1300)
+    assert settled["message"] is None and settled["attempts"] == 1  # looked up, not resent
+    assert len(await stripe_payment_intents(url(testmode))) == 1
+    assert [amount for amount, _ in gate.payments] == ["13.00"]
+    assert await reconcile_pending(ctx_of(bc)) == ReconcileReport()

@@ -1,17 +1,13 @@
-"""Persistence behind a small async interface (SQLite now; PostgreSQL could implement the same).
+"""The billing client's store on SQLite: one file, one billing-client process.
 
 SQLite runs in WAL mode on one dedicated thread, so every statement is serialised without locks
-in the event loop and the loop never blocks on disk. Rows come back as plain dicts; secrets are
-stored only as Fernet tokens produced by ``crypto.Vault`` (columns ``*_sealed``).
-
-A transaction's ``idempotency_key`` (the key sent to AMCI) is UNIQUE and written before AMCI is
-called; ``(request_scope, request_key)`` — the client's own ``Idempotency-Key`` — is UNIQUE too,
-so two copies of one request can never become two transactions.
+in the event loop and the loop never blocks on disk.
 
 The schema is versioned (SQLite's ``user_version``): ``MIGRATIONS`` are applied in order at
 ``open``, each once, inside one ``BEGIN IMMEDIATE`` transaction so two processes opening the same
 file (``serve`` and ``create-token``) never both apply one. A file from a newer version is
-refused rather than guessed at.
+refused rather than guessed at. ``postgres_schema.MIGRATIONS`` mirrors every entry (same
+number, same tables and columns; a test compares them).
 """
 
 from __future__ import annotations
@@ -24,8 +20,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from billing_client import auth
+from billing_client.storage.common import DuplicateRequest, Row, StorageError
 
-Row = dict[str, Any]
 T = TypeVar("T")
 
 SCHEMA = """
@@ -119,15 +115,6 @@ CREATE INDEX IF NOT EXISTS transactions_status ON transactions(status);
 CREATE INDEX IF NOT EXISTS transactions_pending ON transactions(created) WHERE status = 'pending';
 """
 
-# A pending payment only the customer can retry: a one-off card (never kept), or a saved
-# full_card_except_cvv card deleted since (its number is gone). Token payments keep their token.
-_NEEDS_CARD = """
-    t.operation IN ('sale', 'authorization') AND (
-        t.card_source IS 'one_off'
-        OR EXISTS (SELECT 1 FROM cards c
-                   WHERE c.id = t.card_id AND c.storage = 'encrypted' AND c.sealed IS NULL)
-    )"""
-
 # Append only: a database at version N has had MIGRATIONS[:N] applied. The first is written with
 # IF NOT EXISTS because databases from before versioning (user_version 0) already have it.
 MIGRATIONS: tuple[str, ...] = (
@@ -159,13 +146,31 @@ MIGRATIONS: tuple[str, ...] = (
     # People: administrators, customers' self-care logins, browser sessions, failed sign-ins,
     # and the audit trail of what administrators did.
     auth.PEOPLE_SCHEMA,
+    # AMCI's notifications: each applied once (by id), and per payment in sequence order (the
+    # last applied sequence on the payment's transaction); a dispute as the transaction's
+    # sub-object.
+    """
+    CREATE TABLE IF NOT EXISTS amci_notifications (
+        id TEXT PRIMARY KEY,
+        type TEXT NOT NULL,
+        payment TEXT,
+        sequence INTEGER NOT NULL,
+        applied INTEGER NOT NULL,
+        received INTEGER NOT NULL
+    );
+    ALTER TABLE transactions ADD COLUMN amci_sequence INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE transactions ADD COLUMN dispute_id TEXT;
+    ALTER TABLE transactions ADD COLUMN dispute_status TEXT;
+    ALTER TABLE transactions ADD COLUMN dispute_reason TEXT;
+    ALTER TABLE transactions ADD COLUMN dispute_amount_minor INTEGER;
+    CREATE INDEX IF NOT EXISTS transactions_amci_payment ON transactions(amci_payment);
+    """,
+    # Several billing-client processes: a reconciler takes due rows for a while (its lease)
+    # so another one's pass leaves them alone (``Storage.take_due``).
+    """
+    ALTER TABLE transactions ADD COLUMN reconcile_until INTEGER;
+    """,
 )
-
-_TABLES = {"payment_systems", "currencies", "customers", "cards", "transactions"}
-
-
-class StorageError(RuntimeError):
-    """The database file can't be used by this version (e.g. made by a newer one)."""
 
 
 def _statements(script: str) -> list[str]:
@@ -203,19 +208,15 @@ def migrate(conn: sqlite3.Connection) -> int:
     return found
 
 
-class DuplicateRequest(Exception):
-    """An insert hit a UNIQUE index: the same request (client Idempotency-Key) already exists."""
+class SqliteBackend:
+    """Generic statements on one SQLite file (or ``:memory:``), ``?`` placeholders."""
 
-
-class Storage:
-    """Async facade over one SQLite file (or ``:memory:``)."""
+    backend = "sqlite"
 
     def __init__(self, path: str) -> None:
         self._path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="billing-sqlite")
         self._conn: sqlite3.Connection | None = None
-
-    # -- lifecycle ------------------------------------------------------------------------------
 
     async def open(self) -> None:
         await self._run(self._open_sync)
@@ -255,32 +256,18 @@ class Storage:
             raise RuntimeError("storage is not open")
         return self._conn
 
-    # -- generic helpers (table and column names come from this module's callers, never input) --
+    async def schema_version(self) -> int:
+        return await self._run(
+            lambda: int(self._db().execute("PRAGMA user_version").fetchone()[0]))
 
-    async def ping(self) -> bool:
-        return await self._run(lambda: self._db().execute("SELECT 1").fetchone() is not None)
-
-    async def insert(self, table: str, row: Row) -> None:
-        assert table in _TABLES
-        cols = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
-        sql = f"INSERT INTO {table} ({cols}) VALUES ({marks})"  # noqa: S608 - names are ours
-
+    async def insert(self, sql: str, args: Sequence[Any]) -> None:
         def run() -> None:
             try:
-                self._db().execute(sql, tuple(row.values()))
+                self._db().execute(sql, tuple(args))
             except sqlite3.IntegrityError as exc:
                 raise DuplicateRequest(str(exc)) from exc
 
         await self._run(run)
-
-    async def update(self, table: str, key_col: str, key: str, fields: Row) -> None:
-        assert table in _TABLES
-        if not fields:
-            return
-        sets = ", ".join(f"{col} = ?" for col in fields)
-        sql = f"UPDATE {table} SET {sets} WHERE {key_col} = ?"  # noqa: S608 - names are ours
-        await self._run(lambda: self._db().execute(sql, (*fields.values(), key)))
 
     async def fetch_one(self, sql: str, args: Sequence[Any] = ()) -> Row | None:
         def run() -> Row | None:
@@ -297,115 +284,27 @@ class Storage:
     async def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
         return await self._run(lambda: self._db().execute(sql, tuple(args)).rowcount)
 
-    # -- payment systems ------------------------------------------------------------------------
+    async def claim_rows(
+        self, select: str, args: Sequence[Any], table: str, sets: Row
+    ) -> list[Row]:
+        """``select``'s rows, each updated with ``sets`` before any other statement runs (one
+        thread runs every statement of this file, and one process uses it)."""
+        assignments = ", ".join(f"{col} = ?" for col in sets)
+        update = f"UPDATE {table} SET {assignments} WHERE id = ?"  # noqa: S608 - names are ours
 
-    async def get_payment_system(self, ps_id: str) -> Row | None:
-        return await self.fetch_one("SELECT * FROM payment_systems WHERE id = ?", (ps_id,))
+        def run() -> list[Row]:
+            db = self._db()
+            rows = [dict(r) for r in db.execute(select, tuple(args)).fetchall()]
+            for row in rows:
+                db.execute(update, (*sets.values(), row["id"]))
+                row.update(sets)
+            return rows
 
-    async def find_payment_system_by_name(self, name: str) -> Row | None:
-        return await self.fetch_one("SELECT * FROM payment_systems WHERE name = ?", (name,))
+        return await self._run(run)
 
-    async def list_payment_systems(self) -> list[Row]:
-        return await self.fetch_all("SELECT * FROM payment_systems ORDER BY created, id")
+    async def try_lock(self, key: str) -> bool:
+        """One process per file: the in-process guard (``Context.exclusive``) is the lock."""
+        return True
 
-    async def payment_system_uses(self, ps_id: str) -> tuple[int, int]:
-        """(currencies assigned to it, live cards saved with it)."""
-        cur = await self.fetch_one(
-            "SELECT COUNT(*) AS n FROM currencies WHERE payment_system_id = ?", (ps_id,)
-        )
-        cards = await self.fetch_one(
-            "SELECT COUNT(*) AS n FROM cards WHERE payment_system_id = ? AND deleted = 0", (ps_id,)
-        )
-        return int(cur["n"] if cur else 0), int(cards["n"] if cards else 0)
-
-    async def delete_payment_system(self, ps_id: str) -> bool:
-        return await self.execute("DELETE FROM payment_systems WHERE id = ?", (ps_id,)) > 0
-
-    # -- currencies -----------------------------------------------------------------------------
-
-    async def put_currency(self, code: str, ps_id: str, minimum_minor: int, now: int) -> None:
-        await self.execute(
-            "INSERT INTO currencies (code, payment_system_id, minimum_minor, updated) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT(code) DO UPDATE SET "
-            "payment_system_id = excluded.payment_system_id, "
-            "minimum_minor = excluded.minimum_minor, updated = excluded.updated",
-            (code, ps_id, minimum_minor, now),
-        )
-
-    async def get_currency(self, code: str) -> Row | None:
-        return await self.fetch_one("SELECT * FROM currencies WHERE code = ?", (code,))
-
-    async def list_currencies(self) -> list[Row]:
-        return await self.fetch_all("SELECT * FROM currencies ORDER BY code")
-
-    # -- customers and cards --------------------------------------------------------------------
-
-    async def get_customer(self, customer_id: str) -> Row | None:
-        return await self.fetch_one("SELECT * FROM customers WHERE id = ?", (customer_id,))
-
-    async def list_customers(self) -> list[Row]:
-        return await self.fetch_all("SELECT * FROM customers ORDER BY created, id")
-
-    async def get_card(self, customer_id: str, card_id: str) -> Row | None:
-        return await self.fetch_one(
-            "SELECT * FROM cards WHERE id = ? AND customer_id = ? AND deleted = 0",
-            (card_id, customer_id),
-        )
-
-    async def list_cards(self, customer_id: str) -> list[Row]:
-        return await self.fetch_all(
-            "SELECT * FROM cards WHERE customer_id = ? AND deleted = 0 ORDER BY created, id",
-            (customer_id,),
-        )
-
-    # -- transactions ---------------------------------------------------------------------------
-
-    async def get_transaction(self, txn_id: str) -> Row | None:
-        return await self.fetch_one("SELECT * FROM transactions WHERE id = ?", (txn_id,))
-
-    async def find_request(self, scope: str, key: str) -> Row | None:
-        return await self.fetch_one(
-            "SELECT * FROM transactions WHERE request_scope = ? AND request_key = ?", (scope, key)
-        )
-
-    async def list_transactions(self, customer_id: str) -> list[Row]:
-        return await self.fetch_all(
-            "SELECT * FROM transactions WHERE customer_id = ? ORDER BY created, rowid",
-            (customer_id,),
-        )
-
-    async def children(self, parent_id: str) -> list[Row]:
-        return await self.fetch_all(
-            "SELECT * FROM transactions WHERE parent_id = ? ORDER BY created, rowid", (parent_id,)
-        )
-
-    async def due_transactions(self, now: int, limit: int) -> list[Row]:
-        """Pending transactions the billing client can resend by itself and that are due at
-        ``now``, the longest-due first (a row that keeps failing is pushed back by its backoff,
-        so it can't hold the head of the queue).
-
-        INDEXED BY pins the partial index (only pending rows, already in due order): without
-        statistics SQLite might pick ``transactions_status`` and sort in a temp b-tree, and if
-        the index were ever missing the query fails loudly instead of scanning."""
-        return await self.fetch_all(
-            "SELECT t.* FROM transactions t INDEXED BY transactions_due "  # noqa: S608 - ours
-            "WHERE t.status = 'pending' AND COALESCE(t.next_attempt_at, t.created) <= ? "
-            f"AND NOT ({_NEEDS_CARD}) "
-            "ORDER BY COALESCE(t.next_attempt_at, t.created), t.created, t.rowid LIMIT ?",
-            (now, limit),
-        )
-
-    async def pending_created_before(self, before: int, limit: int) -> list[Row]:
-        """Pending transactions created before ``before`` (any kind), oldest first."""
-        return await self.fetch_all(
-            "SELECT * FROM transactions INDEXED BY transactions_pending "
-            "WHERE status = 'pending' AND created < ? ORDER BY created, rowid LIMIT ?",
-            (before, limit),
-        )
-
-    async def count_pending_needing_card(self) -> int:
-        found = await self.fetch_one(
-            "SELECT COUNT(*) AS n FROM transactions t INDEXED BY transactions_pending "  # noqa: S608
-            f"WHERE t.status = 'pending' AND {_NEEDS_CARD}"
-        )
-        return int(found["n"]) if found else 0
+    async def unlock(self, key: str) -> None:
+        return None
