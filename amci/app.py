@@ -63,6 +63,7 @@ def create_app(
     app[keys.CLOCK] = clock or time.time
     app[keys.INSTANCE] = uuid.uuid4().hex
     app[keys.FX] = money.load_fx(settings.fx_rates_file)
+    money.currencies()  # the currency table is parsed here, not inside the first payment
     logs.quiet_stripe_logger()
     encryption_key = settings.notifications.encryption_key
     # Without a configured key (tests, a throwaway run) the sealed secrets live as long as the

@@ -36,6 +36,7 @@ from amci.testmode.store import Store
 from amci.testmode.wire import new_id
 
 CONCURRENCY = 32
+SAMPLE: dict[str, object] = {}  # a PaymentIntent the test mode returned: the bare server's body
 KEY = "sk_test_bench" + "x" * 20
 AUTH = {"Authorization": f"Bearer {KEY}"}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -59,6 +60,43 @@ resources.Store.dump_to_disk = dump_to_disk
 resources.store.dump_to_disk()
 print("localstripe listening", flush=True)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
+"""
+
+# The ceiling: a bare aiohttp app (same event loop, no access log) answering the same routes —
+# each POST's form is parsed and answered with the JSON text of a real PaymentIntent from the
+# test-mode run (argv[2]), its id swapped per request, so the response body is the same size.
+# With a database path (argv[3]) it also commits each body to SQLite: the durable floor.
+BARE = """
+import json, secrets, sqlite3, sys
+from aiohttp import web
+pi = json.loads(open(sys.argv[2]).read())
+db = None
+if len(sys.argv) > 3:  # the durable floor: one SQLite commit (WAL, synchronous=NORMAL) per POST
+    db = sqlite3.connect(sys.argv[3], isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("CREATE TABLE objects (id TEXT PRIMARY KEY, data TEXT NOT NULL)")
+async def post(request):
+    form = await request.post()
+    body = dict(pi, id="pi_" + secrets.token_hex(12), amount=int(form.get("amount", 2000)))
+    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    if db is not None:
+        db.execute("BEGIN")
+        db.execute("INSERT INTO objects VALUES (?,?)", (body["id"], text))
+        db.execute("COMMIT")
+    return web.Response(text=text, content_type="application/json")
+async def get(request):
+    return web.json_response({"object": "list", "data": []})
+app = web.Application()
+app.router.add_get("/v1/customers", get)
+app.router.add_post("/{tail:.*}", post)
+try:
+    import uvloop
+    uvloop.install()
+except ImportError:
+    pass
+print("bare listening", flush=True)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
 """
 
 
@@ -120,8 +158,15 @@ async def setup_worker(http: aiohttp.ClientSession, base: str) -> tuple[str, str
     return str(cus["id"]), str(pm["id"])
 
 
-async def run_load(base: str, seconds: float) -> dict[str, float]:
-    """create+confirm at CONCURRENCY for ``seconds``; returns req/s and latency percentiles."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (/proc/<pid>/stat, fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run_load(base: str, seconds: float, pid: int | None = None) -> dict[str, float]:
+    """create+confirm at CONCURRENCY for ``seconds``; returns req/s, latency percentiles and,
+    given the server's ``pid``, its CPU per request (less sensitive to a busy machine)."""
     latencies: list[float] = []
     errors = 0
     connector = aiohttp.TCPConnector(limit=CONCURRENCY * 2)
@@ -145,16 +190,21 @@ async def run_load(base: str, seconds: float) -> dict[str, float]:
             create = f"amount=2000&currency=usd&customer={cus}&payment_method={pm}"
             while time.perf_counter() < deadline:
                 pi = await timed(base + "/v1/payment_intents", create)
+                if pi is not None:
+                    SAMPLE.setdefault("pi", pi)
                 if pi is not None and time.perf_counter() < deadline:
                     await timed(f"{base}/v1/payment_intents/{pi['id']}/confirm", "")
 
         t0 = time.perf_counter()
+        cpu0 = cpu_seconds(pid) if pid else 0.0
         await asyncio.gather(*(worker(c, p) for c, p in workers))
         elapsed = time.perf_counter() - t0
+        cpu = cpu_seconds(pid) - cpu0 if pid else float("nan")
     latencies.sort()
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
     return {"requests": len(latencies), "errors": errors, "seconds": elapsed,
-            "rps": len(latencies) / elapsed, "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000}
+            "rps": len(latencies) / elapsed, "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000,
+            "cpu_ms": cpu / max(1, len(latencies)) * 1000}
 
 
 def seed(db: str, total: int) -> int:
@@ -190,7 +240,8 @@ def rss_mb(pid: int) -> float:
 def fmt(name: str, r: dict[str, float]) -> str:
     return (f"{name:<34} {r['rps']:9.1f} req/s   p50 {r['p50_ms']:7.1f} ms   p99 "
             f"{r['p99_ms']:8.1f} ms   ({int(r['requests'])} requests, {int(r['errors'])} errors,"
-            f" {r['seconds']:.1f} s)")
+            f" {r['seconds']:.1f} s)" + (f"   server CPU {r['cpu_ms']:.3f} ms/req"
+                                           if r["cpu_ms"] == r["cpu_ms"] else ""))
 
 
 async def main(seconds: float, local_seconds: float, objects: int, local_objects: int) -> int:
@@ -209,10 +260,34 @@ async def main(seconds: float, local_seconds: float, objects: int, local_objects
         out(f"concurrency {CONCURRENCY}; workload: create + confirm PaymentIntent (2 POSTs)")
         proc = await start(ours_cmd, b"listening")
         try:
-            empty = await run_load(ours_base, seconds)
+            empty = await run_load(ours_base, seconds, proc.pid)
         finally:
             await stop(proc)
         out(fmt("amci test mode (SQLite, empty)", empty))
+
+        sample = os.path.join(tmp, "pi.json")
+        pi_text = json.dumps(SAMPLE["pi"], separators=(",", ":"), ensure_ascii=False)
+        with open(sample, "w") as f:  # noqa: ASYNC230 - one small file between runs
+            f.write(pi_text)
+        bport = free_port()
+        bproc = await start([py, "-c", BARE, str(bport), sample], b"bare listening")
+        try:
+            bare = await run_load(f"http://127.0.0.1:{bport}", seconds, bproc.pid)
+        finally:
+            await stop(bproc)
+        size = len(pi_text.encode())
+        out(fmt(f"bare aiohttp ({size} B body)", bare))
+        bproc = await start([py, "-c", BARE, str(bport), sample, os.path.join(tmp, "bare.sqlite3")],
+                            b"bare listening")
+        try:
+            durable = await run_load(f"http://127.0.0.1:{bport}", seconds, bproc.pid)
+        finally:
+            await stop(bproc)
+        out(fmt("bare aiohttp + 1 SQLite commit", durable))
+        out(f"ratio amci / bare aiohttp: {100 * empty['rps'] / bare['rps']:.0f}% of its req/s"
+            f" (target >= 50%); server CPU per request {empty['cpu_ms'] / bare['cpu_ms']:.1f}x"
+            f" the bare app's; vs bare + 1 commit: {100 * empty['rps'] / durable['rps']:.0f}%,"
+            f" CPU {empty['cpu_ms'] / durable['cpu_ms']:.1f}x")
 
         lport = free_port()
         lproc = await start([py, "-c", LOCALSTRIPE, str(lport), os.path.join(tmp, "ls.pickle")],
@@ -241,7 +316,7 @@ async def main(seconds: float, local_seconds: float, objects: int, local_objects
         out(f"seeded to {count} stored objects in {time.perf_counter() - t0:.1f} s")
         proc = await start(ours_cmd, b"listening")
         try:
-            full = await run_load(ours_base, seconds)
+            full = await run_load(ours_base, seconds, proc.pid)
             rss = rss_mb(proc.pid)
         finally:
             await stop(proc)

@@ -8,10 +8,9 @@ a dispute decided). Events are kept 30 days ("We only guarantee access to events
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
-from amci.testmode import event_rules, faults
+from amci.testmode import event_rules, faults, jsontext
 from amci.testmode.event_rules import Emit
 from amci.testmode.resources.context import Context, Json
 from amci.testmode.wire import new_id
@@ -39,12 +38,12 @@ def record(ctx: Context, cause: Cause) -> int:
     for change in journal:
         if change.kind in event_rules.SILENT:
             continue
-        before = json.loads(change.before) if change.before is not None else None
-        after = json.loads(change.after)
+        before = jsontext.loads(change.before) if change.before is not None else None
+        after = jsontext.loads(change.after)
         emits = event_rules.events_for(
             change.kind, before, after,
-            json.loads(change.before_internal) if change.before_internal else None,
-            json.loads(change.after_internal))
+            jsontext.loads(change.before_internal) if change.before_internal else None,
+            jsontext.loads(change.after_internal))
         for emit in emits:
             if not emit.updated:
                 entries.append((change.account, emit, None))

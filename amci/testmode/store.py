@@ -13,12 +13,13 @@ WAL with ``synchronous=NORMAL`` survives process crashes; a power loss may drop 
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from amci.testmode import jsontext
 
 _CMP = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
@@ -84,8 +85,8 @@ class SavedResult:
     request_id: str
 
 
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+_dumps = jsontext.dumps
+_loads = jsontext.loads
 
 
 class Store:
@@ -154,7 +155,7 @@ class Store:
         r = cur.fetchone()
         if r is None:
             return None
-        return Row(r[0], r[1], r[2], json.loads(r[3]), json.loads(r[4]))
+        return Row(r[0], r[1], r[2], _loads(r[3]), _loads(r[4]))
 
     def insert(
         self,
@@ -267,7 +268,7 @@ class Store:
         )
         args.append(limit + 1)
         rows = [
-            Row(r[0], r[1], r[2], json.loads(r[3]), json.loads(r[4]))
+            Row(r[0], r[1], r[2], _loads(r[3]), _loads(r[4]))
             for r in self._db.execute(sql, args)
         ]
         more = len(rows) > limit
@@ -283,7 +284,7 @@ class Store:
         bound = before_seq if before_seq is not None else 2**62
         while True:
             rows = [
-                Row(r[0], r[1], r[2], json.loads(r[3]), json.loads(r[4]))
+                Row(r[0], r[1], r[2], _loads(r[3]), _loads(r[4]))
                 for r in self._db.execute(
                     "SELECT seq, id, kind, data, internal FROM objects WHERE account=? AND kind=?"
                     " AND seq<? ORDER BY seq DESC LIMIT ?", (account, kind, bound, batch))
@@ -296,7 +297,7 @@ class Store:
     def by_filter(self, account: str, kind: str, f1: str) -> list[Row]:
         """Every object of ``kind`` whose f1 is ``f1`` (e.g. a customer's payment methods)."""
         return [
-            Row(r[0], r[1], r[2], json.loads(r[3]), json.loads(r[4]))
+            Row(r[0], r[1], r[2], _loads(r[3]), _loads(r[4]))
             for r in self._db.execute(
                 "SELECT seq, id, kind, data, internal FROM objects WHERE account=? AND kind=?"
                 " AND f1=? ORDER BY seq",
@@ -325,7 +326,7 @@ class Store:
         """(account, row) of every object of ``kind`` in ``status``, across accounts (a full
         scan: for start-up only)."""
         return [
-            (r[0], Row(r[1], r[2], r[3], json.loads(r[4]), json.loads(r[5])))
+            (r[0], Row(r[1], r[2], r[3], _loads(r[4]), _loads(r[5])))
             for r in self._db.execute(
                 "SELECT account, seq, id, kind, data, internal FROM objects WHERE kind=?"
                 " AND json_extract(data, '$.status')=?", (kind, status))

@@ -9,7 +9,6 @@ bracket form ("Received unknown parameter: card[foo]").
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -17,25 +16,28 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+from amci.testmode import jsontext
 from amci.testmode.errors import InvalidRequestError
 
 _KEY_RE = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 _SEG_RE = re.compile(r"\[([^\[\]]*)\]")
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_B62_OF_BYTE = bytes(ord(_B62[b % 62]) for b in range(256))
+_B62_DROP = bytes(range(248, 256))
 
 
 def new_id(prefix: str, length: int = 24) -> str:
-    """``cus_…``-style identifier: Stripe's prefix and random base62 characters."""
-    n = int.from_bytes(os.urandom(length), "big")
-    chars = []
-    for _ in range(length):
-        n, r = divmod(n, 62)
-        chars.append(_B62[r])
-    return prefix + "_" + "".join(chars)
+    """``cus_…``-style identifier: Stripe's prefix and random base62 characters.
+
+    Uniform over the 62 characters: random bytes below 248 (4 × 62) map to ``byte % 62`` and the
+    8 values above are dropped (rejection sampling), all in ``bytes.translate``."""
+    out = b""
+    while len(out) < length:
+        out += os.urandom(length + 8).translate(_B62_OF_BYTE, _B62_DROP)
+    return prefix + "_" + out[:length].decode("ascii")
 
 
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+dumps = jsontext.dumps
 
 
 def bad_body(message: str) -> InvalidRequestError:
