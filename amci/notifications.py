@@ -15,13 +15,15 @@ secret during a rotation verifies it; a receiver rejects a ``t`` older than 300 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-TOLERANCE_SECONDS = 300
+# AMCI-Signature, written once for both services.
+from httpkit.signature import TOLERANCE_SECONDS as TOLERANCE_SECONDS
+from httpkit.signature import sign as sign
+from httpkit.signature import verify as verify
+
 HEADER = "AMCI-Signature"
 
 # The notification types AMCI sends (docs/amci-api.md, "Notifications").
@@ -121,40 +123,3 @@ def notice_of(event: Mapping[str, Any]) -> Notice | None:
     if etype == "payment_method.detached":
         return Notice("card.detached", oid, None, oid, f"{oid}|card.detached|detached")
     return None
-
-
-# --- AMCI-Signature ------------------------------------------------------------------------------
-
-
-def _digest(secret: str, t: int, body: bytes) -> str:
-    return hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-
-
-def sign(body: bytes, secrets: Sequence[str], t: int) -> str:
-    """``t=…,v1=…[,v1=…]``: one ``v1`` per active secret (the current one first)."""
-    return ",".join([f"t={t}", *(f"v1={_digest(s, t, body)}" for s in secrets)])
-
-
-def verify(header: str | None, body: bytes, secrets: Sequence[str], now: float,
-           tolerance: int = TOLERANCE_SECONDS) -> bool:
-    """True when some ``v1`` matches some secret and ``t`` is at most ``tolerance`` seconds
-    old (Stripe's check is one-sided the same way)."""
-    if not header or not secrets:
-        return False
-    t: int | None = None
-    given: list[str] = []
-    for part in header.split(","):
-        name, _, value = part.partition("=")
-        if name == "t" and value.isdigit():
-            t = int(value)
-        elif name == "v1":
-            given.append(value)
-    if t is None or not given or t < now - tolerance:
-        return False
-    ok = False
-    for secret in secrets:
-        expected = _digest(secret, t, body)
-        for sig in given:
-            # No early exit: compare everything, in constant time each.
-            ok = hmac.compare_digest(expected, sig) or ok
-    return ok

@@ -25,13 +25,14 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from billing_client import money, signatures
+from billing_client import money
 from billing_client.contract import AmciNotification, parse
 from billing_client.errors import InvalidRequest
 from billing_client.logs import log
 from billing_client.storage import Row
 from billing_client.usecases import payment_results, transactions
 from billing_client.usecases.context import Context
+from httpkit import signature as signatures
 
 logger = logging.getLogger("billing_client")
 

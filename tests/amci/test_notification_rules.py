@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from amci import notifications as n
-from billing_client import signatures
+from httpkit import signature as signatures
 
 
 def ev(etype: str, **obj: Any) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from amci.settings import (
 )
 from amci.testmode import TestmodeSettings
 from amci.testmode import create_app as create_testmode_app
-from billing_client import signatures
+from httpkit import signature as signatures
 from tests.testmode.receiver import Receiver
 
 KEY = "sk_test_webhooksAmciNotifications4242"

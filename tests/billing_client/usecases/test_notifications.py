@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from billing_client import signatures
+from httpkit import signature as signatures
 
 from ..conftest import VISA, setup_stripe
 
